@@ -1,0 +1,93 @@
+# The contract of the order book: records shared with numpy, and the Book's fields.
+from libc.stdint cimport int8_t, uint8_t, int64_t, uint64_t
+from engine._types cimport price_t, qty_t, oid_t, owner_t, idx_t, side_t
+
+
+cdef struct Order:          # one incoming message; mirrors ORDER_DTYPE (32 bytes)
+    oid_t id                # caller's id; for CANCEL/REDUCE the id of the resting order
+    price_t price           # limit price in ticks (ignored for MARKET and CANCEL)
+    qty_t qty               # lots (for REDUCE: lots to take off; ignored for CANCEL)
+    owner_t owner           # account index, -1 for none
+    side_t side             # BUY or SELL (ignored for CANCEL/REDUCE)
+    int8_t kind             # LIMIT, MARKET, IOC, FOK, CANCEL, REDUCE
+    uint8_t flags           # QUEUE_AT_LIMIT: rest what the band stops instead of cancelling it
+
+cdef struct Fill:           # one trade; mirrors FILL_DTYPE (48 bytes)
+    oid_t taker_id
+    oid_t maker_id
+    price_t price           # the maker's price
+    qty_t qty
+    owner_t taker_owner
+    owner_t maker_owner
+    side_t taker_side
+
+cdef struct Result:         # what became of one message; mirrors RESULT_DTYPE (32 bytes)
+    qty_t filled            # lots traded by this order
+    qty_t remaining         # lots of this order left resting (CANCEL/REDUCE: left on the target)
+    qty_t cancelled         # lots of this order dropped unfilled (CANCEL/REDUCE: taken off the target)
+    int8_t reject           # 0 when accepted, else a Reject code; a rejected row changes nothing
+
+cdef struct Node:           # a resting order in the pool (32 bytes)
+    oid_t id
+    qty_t qty               # lots still resting
+    owner_t owner
+    idx_t level             # price - base: index into levels
+    idx_t prev              # neighbours in the level's FIFO queue, -1 at the ends
+    idx_t next              # (for a free node: the next free node)
+
+cdef struct Level:          # one price level (16 bytes)
+    qty_t qty               # lots resting at this price
+    idx_t head              # oldest order, -1 when empty
+    idx_t tail              # newest order
+
+
+cdef class Book:
+    # Price grid: level i holds price base + i; a level's side follows from the
+    # book never being crossed (bids at or below best_bid, asks above it).
+    cdef Level* levels
+    cdef int64_t span               # number of levels allocated
+    cdef readonly price_t base      # price of level 0
+    cdef int64_t lo_idx, hi_idx     # the band, as level indices
+    cdef int64_t best_bid_idx       # -1 when no bids
+    cdef int64_t best_ask_idx       # NO_ASK when no asks
+    cdef qty_t bid_volume, ask_volume
+    # Occupancy bitmap over levels, four tiers of 64-bit words (bit set: level non-empty).
+    cdef uint64_t* bits0
+    cdef uint64_t* bits1
+    cdef uint64_t* bits2
+    cdef uint64_t bits3
+    cdef int64_t words0, words1, words2
+    # Order pool with a free list, and an open-addressing id -> node index table.
+    cdef Node* nodes
+    cdef idx_t node_capacity, free_head
+    cdef readonly idx_t resting     # live resting orders
+    cdef idx_t* slots               # -1 empty; linear probing, backward-shift deletion
+    cdef int64_t slot_mask
+    cdef int slot_shift
+    # Fills not yet handed out (per-call path) or being collected (batch path).
+    cdef Fill* fills
+    cdef int64_t fill_count, fill_capacity
+
+    cdef _allocate_grid(self, price_t base, int64_t span)
+    cdef _regrid(self, price_t base, int64_t span)
+    cdef _copy_fills(self, int64_t start)
+    cdef qty_t _call(self, oid_t id, int side, int kind, price_t price, qty_t qty,
+                     owner_t owner, uint8_t flags, Result* r) except -1
+    cdef int _process(self, const Order* order, Result* result) except -1 nogil
+    cdef void _take_off(self, idx_t node, qty_t qty) noexcept nogil
+    cdef int _match(self, side_t side, int64_t limit_idx, qty_t* qty, oid_t taker_id,
+                    owner_t taker_owner) except -1 nogil
+    cdef qty_t _available(self, side_t side, int64_t limit_idx, qty_t wanted) noexcept nogil
+    cdef int _rest(self, side_t side, int64_t level, oid_t id, qty_t qty, owner_t owner) except -1 nogil
+    cdef void _unlink(self, idx_t node) noexcept nogil
+    cdef idx_t _find(self, oid_t id) noexcept nogil
+    cdef int64_t _home(self, oid_t id) noexcept nogil
+    cdef void _slot_insert(self, idx_t node) noexcept nogil
+    cdef void _slot_remove(self, oid_t id) noexcept nogil
+    cdef int _reserve(self, int64_t nodes) except -1 nogil
+    cdef int _push_fill(self, oid_t taker_id, oid_t maker_id, price_t price, qty_t qty,
+                        owner_t taker_owner, owner_t maker_owner, side_t taker_side) except -1 nogil
+    cdef void _bit_set(self, int64_t i) noexcept nogil
+    cdef void _bit_clear(self, int64_t i) noexcept nogil
+    cdef int64_t _highest_at_or_below(self, int64_t i) noexcept nogil
+    cdef int64_t _lowest_at_or_above(self, int64_t i) noexcept nogil

@@ -1,0 +1,1062 @@
+"""Price-time-priority limit order book and matching engine.
+
+The book keeps one array of price levels over a grid of integer ticks, each level a
+FIFO queue of resting orders threaded through a node pool, an occupancy bitmap over the
+levels for next-price search, and an id table for O(1) cancel and reduce.  Every path
+that touches orders runs without the GIL; Python only validates arrays and wraps results.
+"""
+from libc.stdlib cimport malloc, calloc, realloc, free
+from libc.string cimport memcpy, memset
+from libc.stdint cimport int8_t, uint8_t, int32_t, int64_t, uint64_t, INT64_MAX
+
+import numpy as np
+cimport numpy as cnp
+
+from engine._types cimport price_t, qty_t, oid_t, owner_t, idx_t, side_t
+from engine._records import (
+    ORDER_DTYPE, FILL_DTYPE, RESULT_DTYPE, BUY, SELL, LIMIT, MARKET, IOC, FOK, CANCEL,
+    REDUCE, QUEUE_AT_LIMIT, Reject, describe_reject,
+)
+
+cnp.import_array()
+
+cdef extern from *:
+    """
+    #ifndef ENGINE_DEBUG
+    #define ENGINE_DEBUG 0
+    #endif
+    #include <stdio.h>
+    #include <stdlib.h>
+    /* Internal consistency checks: compiled in by the debug build only. */
+    #if ENGINE_DEBUG
+    #define ENGINE_CHECK(cond) do { if (!(cond)) { \
+        fprintf(stderr, "engine check failed: %s at %s:%d\\n", #cond, __FILE__, __LINE__); \
+        abort(); } } while (0)
+    #else
+    #define ENGINE_CHECK(cond) ((void)0)
+    #endif
+    static inline int engine_clz64(unsigned long long x) { return __builtin_clzll(x); }
+    static inline int engine_ctz64(unsigned long long x) { return __builtin_ctzll(x); }
+    """
+    int ENGINE_DEBUG
+    void ENGINE_CHECK(bint cond) noexcept nogil
+    int engine_clz64(unsigned long long x) noexcept nogil
+    int engine_ctz64(unsigned long long x) noexcept nogil
+
+DEBUG_BUILD = bool(ENGINE_DEBUG)
+
+# Kind, side and reject codes as C constants (the Python names live in engine._records).
+cdef enum:
+    K_LIMIT = 1
+    K_MARKET = 2
+    K_IOC = 3
+    K_FOK = 4
+    K_CANCEL = 5
+    K_REDUCE = 6
+    F_QUEUE_AT_LIMIT = 1
+    R_OK = 0
+    R_BAD_SIDE = 1
+    R_BAD_KIND = 2
+    R_BAD_QTY = 3
+    R_PRICE_OUT_OF_BAND = 4
+    R_DUPLICATE_ID = 5
+    R_UNKNOWN_ID = 6
+    R_BAD_FLAGS = 7
+
+cdef int64_t NO_ASK = INT64_MAX
+# Four tiers of 64-bit words bound the grid: 64**4 levels.
+MAX_LEVELS = 1 << 24
+cdef int64_t C_MAX_LEVELS = 1 << 24
+cdef uint64_t ALL_BITS = 0xFFFFFFFFFFFFFFFF
+cdef uint64_t FIB = 0x9E3779B97F4A7C15   # Fibonacci hashing multiplier
+
+
+cdef inline uint64_t _mask_at_or_below(int64_t bit) noexcept nogil:
+    return ALL_BITS >> (63 - bit)
+
+
+cdef inline uint64_t _mask_at_or_above(int64_t bit) noexcept nogil:
+    return ALL_BITS << bit
+
+
+cdef inline int _top(uint64_t word) noexcept nogil:
+    return 63 - engine_clz64(word)
+
+
+cdef inline int _bottom(uint64_t word) noexcept nogil:
+    return engine_ctz64(word)
+
+
+def _check_orders(orders):
+    """Return `orders` as a C-contiguous ORDER_DTYPE array, or raise naming what is wrong."""
+    if not isinstance(orders, np.ndarray):
+        raise TypeError(f"orders must be a numpy array of ORDER_DTYPE, got {type(orders).__name__}")
+    if orders.ndim != 1:
+        raise ValueError(f"orders must be one-dimensional, got shape {orders.shape}")
+    if orders.dtype == ORDER_DTYPE:
+        return np.ascontiguousarray(orders)
+    if orders.dtype.names is None:
+        raise TypeError(f"orders must be a structured array of ORDER_DTYPE, got dtype {orders.dtype}")
+    converted = np.zeros(orders.shape[0], dtype=ORDER_DTYPE)
+    for name in ORDER_DTYPE.names:
+        if name not in orders.dtype.names:
+            if name in ("owner", "flags", "price"):
+                if name == "owner":
+                    converted["owner"] = -1
+                continue
+            raise ValueError(f"orders has no field {name!r} (ORDER_DTYPE needs it)")
+        column = orders[name]
+        if column.dtype.kind not in "iu":
+            raise TypeError(f"orders field {name!r} must be integer, got {column.dtype}")
+        target = ORDER_DTYPE.fields[name][0]
+        if not np.can_cast(column.dtype, target, casting="safe"):
+            info = np.iinfo(target)
+            if column.size and (column.min() < info.min or column.max() > info.max):
+                raise ValueError(f"orders field {name!r} has values outside {target}")
+        converted[name] = column
+    return converted
+
+
+cdef class Book:
+    """A price-time-priority limit order book over integer ticks with a price band.
+
+    Parameters
+    ----------
+    lo, hi : int
+        The band in ticks (limit-down and limit-up, inclusive).  No trade happens
+        outside it and no order rests outside it.
+    capacity : int, optional
+        Resting orders to allocate room for up front (the book grows as needed).
+
+    Raises
+    ------
+    ValueError
+        If ``lo > hi`` or the band is wider than ``MAX_LEVELS`` ticks.
+    """
+
+    def __cinit__(self, price_t lo, price_t hi, int64_t capacity=0):
+        self.levels = NULL
+        self.bits0 = self.bits1 = self.bits2 = NULL
+        self.nodes = NULL
+        self.slots = NULL
+        self.fills = NULL
+        if lo > hi:
+            raise ValueError(f"band lo={lo} is above hi={hi}")
+        if hi - lo + 1 > C_MAX_LEVELS:
+            raise ValueError(f"band [{lo}, {hi}] is wider than {C_MAX_LEVELS} ticks")
+        self.best_bid_idx = -1
+        self.best_ask_idx = NO_ASK
+        self.bid_volume = self.ask_volume = 0
+        self.resting = 0
+        self.node_capacity = 0
+        self.free_head = -1
+        self.fill_count = 0
+        self.fill_capacity = 0
+        self.slot_mask = -1
+        self._allocate_grid(lo, hi - lo + 1)
+        self.lo_idx = lo - self.base
+        self.hi_idx = hi - self.base
+        self._reserve(max(capacity, 1024))
+
+    def __dealloc__(self):
+        free(self.levels)
+        free(self.bits0)
+        free(self.bits1)
+        free(self.bits2)
+        free(self.nodes)
+        free(self.slots)
+        free(self.fills)
+
+    # ------------------------------------------------------------------ memory
+
+    cdef _allocate_grid(self, price_t base, int64_t span):
+        """Replace the level grid by an empty one of `span` levels starting at `base`."""
+        span = ((span + 63) // 64) * 64
+        if span > C_MAX_LEVELS:
+            span = C_MAX_LEVELS
+        cdef Level* levels = <Level*>malloc(span * sizeof(Level))
+        cdef int64_t w0 = span // 64
+        cdef int64_t w1 = (w0 + 63) // 64
+        cdef int64_t w2 = (w1 + 63) // 64
+        cdef uint64_t* b0 = <uint64_t*>calloc(w0, sizeof(uint64_t))
+        cdef uint64_t* b1 = <uint64_t*>calloc(w1, sizeof(uint64_t))
+        cdef uint64_t* b2 = <uint64_t*>calloc(w2, sizeof(uint64_t))
+        if levels == NULL or b0 == NULL or b1 == NULL or b2 == NULL:
+            free(levels); free(b0); free(b1); free(b2)
+            raise MemoryError(f"cannot allocate a grid of {span} price levels")
+        cdef int64_t i
+        for i in range(span):
+            levels[i].qty = 0
+            levels[i].head = -1
+            levels[i].tail = -1
+        free(self.levels); free(self.bits0); free(self.bits1); free(self.bits2)
+        self.levels = levels
+        self.bits0, self.bits1, self.bits2, self.bits3 = b0, b1, b2, 0
+        self.words0, self.words1, self.words2 = w0, w1, w2
+        self.span = span
+        self.base = base
+
+    cdef int _reserve(self, int64_t extra) except -1 nogil:
+        """Make room for `extra` more resting orders in the pool and the id table."""
+        cdef int64_t needed = <int64_t>self.resting + extra
+        cdef int64_t capacity, i, slot_count, old_count
+        cdef Node* nodes
+        cdef idx_t* slots
+        cdef idx_t* old_slots
+        if needed > 0x7FFFFFF0:
+            with gil:
+                raise MemoryError("more than 2**31 resting orders")
+        if needed > self.node_capacity:
+            capacity = max(<int64_t>self.node_capacity * 2, needed, 1024)
+            if capacity > 0x7FFFFFF0:
+                capacity = 0x7FFFFFF0
+            nodes = <Node*>realloc(self.nodes, capacity * sizeof(Node))
+            if nodes == NULL:
+                with gil:
+                    raise MemoryError(f"cannot grow the order pool to {capacity} orders")
+            # Thread the new nodes onto the free list, lowest index first.
+            for i in range(capacity - 1, self.node_capacity - 1, -1):
+                nodes[i].next = self.free_head
+                self.free_head = <idx_t>i
+            self.nodes = nodes
+            self.node_capacity = <idx_t>capacity
+        # Keep the id table at most half full.
+        if needed * 2 > self.slot_mask + 1:
+            slot_count = 1024
+            while slot_count < needed * 2:
+                slot_count *= 2
+            slots = <idx_t*>malloc(slot_count * sizeof(idx_t))
+            if slots == NULL:
+                with gil:
+                    raise MemoryError(f"cannot grow the id table to {slot_count} slots")
+            memset(slots, 0xFF, slot_count * sizeof(idx_t))
+            old_slots = self.slots
+            old_count = self.slot_mask + 1
+            self.slots = slots
+            self.slot_mask = slot_count - 1
+            self.slot_shift = 64 - engine_ctz64(<uint64_t>slot_count)
+            for i in range(old_count):
+                if old_slots[i] >= 0:
+                    self._slot_insert(old_slots[i])
+            free(old_slots)
+        return 0
+
+    cdef int _push_fill(self, oid_t taker_id, oid_t maker_id, price_t price, qty_t qty,
+                        owner_t taker_owner, owner_t maker_owner, side_t taker_side) except -1 nogil:
+        cdef int64_t capacity
+        cdef Fill* grown
+        if self.fill_count == self.fill_capacity:
+            capacity = max(self.fill_capacity * 2, 4096)
+            grown = <Fill*>realloc(self.fills, capacity * sizeof(Fill))
+            if grown == NULL:
+                with gil:
+                    raise MemoryError(f"cannot grow the fill buffer to {capacity} fills")
+            self.fills = grown
+            self.fill_capacity = capacity
+        cdef Fill* f = &self.fills[self.fill_count]
+        f.taker_id = taker_id
+        f.maker_id = maker_id
+        f.price = price
+        f.qty = qty
+        f.taker_owner = taker_owner
+        f.maker_owner = maker_owner
+        f.taker_side = taker_side
+        self.fill_count += 1
+        return 0
+
+    # ------------------------------------------------------------------ id table
+
+    cdef int64_t _home(self, oid_t id) noexcept nogil:
+        return <int64_t>((<uint64_t>id * FIB) >> self.slot_shift)
+
+    cdef void _slot_insert(self, idx_t node) noexcept nogil:
+        cdef int64_t i = self._home(self.nodes[node].id)
+        while self.slots[i] >= 0:
+            i = (i + 1) & self.slot_mask
+        self.slots[i] = node
+
+    cdef idx_t _find(self, oid_t id) noexcept nogil:
+        cdef int64_t i = self._home(id)
+        cdef idx_t node = self.slots[i]
+        while node >= 0:
+            if self.nodes[node].id == id:
+                return node
+            i = (i + 1) & self.slot_mask
+            node = self.slots[i]
+        return -1
+
+    cdef void _slot_remove(self, oid_t id) noexcept nogil:
+        """Delete `id` from the table, shifting later entries of its probe run back."""
+        cdef int64_t i = self._home(id)
+        while self.nodes[self.slots[i]].id != id:
+            i = (i + 1) & self.slot_mask
+        cdef int64_t j = i, home
+        while True:
+            j = (j + 1) & self.slot_mask
+            if self.slots[j] < 0:
+                break
+            home = self._home(self.nodes[self.slots[j]].id)
+            # Move slots[j] back to the hole at i unless its home lies cyclically in (i, j].
+            if (j > i and (home <= i or home > j)) or (j < i and (home <= i and home > j)):
+                self.slots[i] = self.slots[j]
+                i = j
+        self.slots[i] = -1
+
+    # ------------------------------------------------------------------ bitmap
+
+    cdef void _bit_set(self, int64_t i) noexcept nogil:
+        self.bits0[i >> 6] |= (<uint64_t>1) << (i & 63)
+        self.bits1[i >> 12] |= (<uint64_t>1) << ((i >> 6) & 63)
+        self.bits2[i >> 18] |= (<uint64_t>1) << ((i >> 12) & 63)
+        self.bits3 |= (<uint64_t>1) << ((i >> 18) & 63)
+
+    cdef void _bit_clear(self, int64_t i) noexcept nogil:
+        self.bits0[i >> 6] &= ~((<uint64_t>1) << (i & 63))
+        if self.bits0[i >> 6]:
+            return
+        self.bits1[i >> 12] &= ~((<uint64_t>1) << ((i >> 6) & 63))
+        if self.bits1[i >> 12]:
+            return
+        self.bits2[i >> 18] &= ~((<uint64_t>1) << ((i >> 12) & 63))
+        if self.bits2[i >> 18]:
+            return
+        self.bits3 &= ~((<uint64_t>1) << ((i >> 18) & 63))
+
+    cdef int64_t _highest_at_or_below(self, int64_t i) noexcept nogil:
+        """Highest non-empty level <= i, or -1."""
+        cdef uint64_t m
+        cdef int64_t w
+        if i < 0:
+            return -1
+        if i >= self.span:
+            i = self.span - 1
+        m = self.bits0[i >> 6] & _mask_at_or_below(i & 63)
+        if m:
+            return (i & ~63) | _top(m)
+        i = (i >> 6) - 1                                   # tier-1 bit index
+        if i < 0:
+            return -1
+        m = self.bits1[i >> 6] & _mask_at_or_below(i & 63)
+        if not m:
+            i = (i >> 6) - 1                               # tier-2 bit index
+            if i < 0:
+                return -1
+            m = self.bits2[i >> 6] & _mask_at_or_below(i & 63)
+            if not m:
+                i = (i >> 6) - 1                           # tier-3 bit index
+                if i < 0:
+                    return -1
+                m = self.bits3 & _mask_at_or_below(i)
+                if not m:
+                    return -1
+                w = _top(m)
+                m = self.bits2[w]
+                i = (w << 6) | _top(m)
+                m = self.bits1[i]
+                w = (i << 6) | _top(m)
+            else:
+                w = (i & ~63) | _top(m)                    # tier-1 word index
+                m = self.bits1[w]
+                w = (w << 6) | _top(m)
+        else:
+            w = (i & ~63) | _top(m)                        # tier-0 word index
+        return (w << 6) | _top(self.bits0[w])
+
+    cdef int64_t _lowest_at_or_above(self, int64_t i) noexcept nogil:
+        """Lowest non-empty level >= i, or NO_ASK."""
+        cdef uint64_t m
+        cdef int64_t w
+        if i >= self.span:
+            return NO_ASK
+        if i < 0:
+            i = 0
+        m = self.bits0[i >> 6] & _mask_at_or_above(i & 63)
+        if m:
+            return (i & ~63) | _bottom(m)
+        i = (i >> 6) + 1
+        if i >= self.words0:
+            return NO_ASK
+        m = self.bits1[i >> 6] & _mask_at_or_above(i & 63)
+        if not m:
+            i = (i >> 6) + 1
+            if i >= self.words1:
+                return NO_ASK
+            m = self.bits2[i >> 6] & _mask_at_or_above(i & 63)
+            if not m:
+                i = (i >> 6) + 1
+                if i >= self.words2:
+                    return NO_ASK
+                m = self.bits3 & _mask_at_or_above(i)
+                if not m:
+                    return NO_ASK
+                w = _bottom(m)
+                m = self.bits2[w]
+                i = (w << 6) | _bottom(m)
+                m = self.bits1[i]
+                w = (i << 6) | _bottom(m)
+            else:
+                w = (i & ~63) | _bottom(m)
+                m = self.bits1[w]
+                w = (w << 6) | _bottom(m)
+        else:
+            w = (i & ~63) | _bottom(m)
+        return (w << 6) | _bottom(self.bits0[w])
+
+    # ------------------------------------------------------------------ queues
+
+    cdef int _rest(self, side_t side, int64_t level, oid_t id, qty_t qty, owner_t owner) except -1 nogil:
+        """Append a new resting order at the tail of `level` (room was reserved by the caller)."""
+        cdef idx_t node = self.free_head
+        ENGINE_CHECK(node >= 0)
+        ENGINE_CHECK(level >= 0 and level < self.span)
+        cdef Node* n = &self.nodes[node]
+        self.free_head = n.next
+        n.id = id
+        n.qty = qty
+        n.owner = owner
+        n.level = <idx_t>level
+        n.next = -1
+        cdef Level* lv = &self.levels[level]
+        n.prev = lv.tail
+        if lv.tail >= 0:
+            self.nodes[lv.tail].next = node
+        else:
+            lv.head = node
+            self._bit_set(level)
+        lv.tail = node
+        lv.qty += qty
+        self._slot_insert(node)
+        self.resting += 1
+        if side > 0:
+            self.bid_volume += qty
+            if level > self.best_bid_idx:
+                self.best_bid_idx = level
+        else:
+            self.ask_volume += qty
+            if level < self.best_ask_idx:
+                self.best_ask_idx = level
+        ENGINE_CHECK(self.best_bid_idx < self.best_ask_idx)
+        return 0
+
+    cdef void _unlink(self, idx_t node) noexcept nogil:
+        """Take a resting order out of its queue, the id table and the pool."""
+        cdef Node* n = &self.nodes[node]
+        cdef int64_t level = n.level
+        cdef Level* lv = &self.levels[level]
+        cdef bint is_bid = level <= self.best_bid_idx
+        if n.prev >= 0:
+            self.nodes[n.prev].next = n.next
+        else:
+            lv.head = n.next
+        if n.next >= 0:
+            self.nodes[n.next].prev = n.prev
+        else:
+            lv.tail = n.prev
+        lv.qty -= n.qty
+        if is_bid:
+            self.bid_volume -= n.qty
+        else:
+            self.ask_volume -= n.qty
+        self._slot_remove(n.id)
+        n.next = self.free_head
+        self.free_head = node
+        self.resting -= 1
+        if lv.head < 0:
+            self._bit_clear(level)
+            if level == self.best_bid_idx:
+                self.best_bid_idx = self._highest_at_or_below(level - 1)
+            elif level == self.best_ask_idx:
+                self.best_ask_idx = self._lowest_at_or_above(level + 1)
+
+    # ------------------------------------------------------------------ matching
+
+    cdef int _match(self, side_t side, int64_t limit_idx, qty_t* qty, oid_t taker_id,
+                    owner_t taker_owner) except -1 nogil:
+        """Trade `qty[0]` lots of a taker on `side` against the other side, up to `limit_idx`."""
+        cdef int64_t level
+        cdef Level* lv
+        cdef idx_t node
+        cdef Node* n
+        cdef qty_t traded
+        cdef price_t price
+        while qty[0] > 0:
+            level = self.best_ask_idx if side > 0 else self.best_bid_idx
+            if (side > 0 and level > limit_idx) or (side < 0 and (level < limit_idx or level < 0)):
+                break
+            lv = &self.levels[level]
+            price = self.base + level
+            while qty[0] > 0 and lv.head >= 0:
+                node = lv.head
+                n = &self.nodes[node]
+                traded = n.qty if n.qty < qty[0] else qty[0]
+                self._push_fill(taker_id, n.id, price, traded, taker_owner, n.owner, side)
+                qty[0] -= traded
+                if traded == n.qty:
+                    self._unlink(node)          # also moves the best price on when the level empties
+                else:
+                    self._take_off(node, traded)
+        return 0
+
+    cdef qty_t _available(self, side_t side, int64_t limit_idx, qty_t wanted) noexcept nogil:
+        """Lots a taker on `side` could trade up to `limit_idx`, counting no further than `wanted`."""
+        cdef qty_t total = 0
+        cdef int64_t level
+        if side > 0:
+            level = self.best_ask_idx
+            while level <= limit_idx and total < wanted:
+                total += self.levels[level].qty
+                level = self._lowest_at_or_above(level + 1)
+        else:
+            level = self.best_bid_idx
+            while level >= 0 and level >= limit_idx and total < wanted:
+                total += self.levels[level].qty
+                level = self._highest_at_or_below(level - 1)
+        return total
+
+    cdef int _process(self, const Order* order, Result* result) except -1 nogil:
+        """Run one message.  Every check comes before the first change, so a reject changes nothing."""
+        cdef int kind = order.kind
+        cdef side_t side = order.side
+        cdef qty_t qty = order.qty
+        cdef idx_t node
+        cdef price_t price, lo = self.base + self.lo_idx, hi = self.base + self.hi_idx
+        cdef bint may_rest
+        result.filled = 0
+        result.remaining = 0
+        result.cancelled = 0
+        result.reject = R_OK
+        if kind < K_LIMIT or kind > K_REDUCE:
+            result.reject = R_BAD_KIND
+            return 0
+        if order.flags & ~F_QUEUE_AT_LIMIT:
+            result.reject = R_BAD_FLAGS
+            return 0
+        if kind == K_CANCEL or kind == K_REDUCE:
+            if kind == K_REDUCE and qty <= 0:
+                result.reject = R_BAD_QTY
+                return 0
+            node = self._find(order.id)
+            if node < 0:
+                result.reject = R_UNKNOWN_ID
+                return 0
+            if kind == K_CANCEL or qty >= self.nodes[node].qty:
+                result.cancelled = self.nodes[node].qty
+                self._unlink(node)
+            else:
+                self._take_off(node, qty)
+                result.cancelled = qty
+                result.remaining = self.nodes[node].qty
+            return 0
+        if side != 1 and side != -1:
+            result.reject = R_BAD_SIDE
+            return 0
+        if qty <= 0:
+            result.reject = R_BAD_QTY
+            return 0
+        # A limit on the passive side of the band would rest outside it: reject.
+        if kind == K_LIMIT and ((side > 0 and order.price < lo) or (side < 0 and order.price > hi)):
+            result.reject = R_PRICE_OUT_OF_BAND
+            return 0
+        if self._find(order.id) >= 0:
+            result.reject = R_DUPLICATE_ID
+            return 0
+        # The aggressive side is stopped at the band edge: a market order trades up to it,
+        # a limit priced through it is treated as priced at it.
+        if kind == K_MARKET:
+            price = hi if side > 0 else lo
+        else:
+            price = order.price
+            if price > hi:
+                price = hi
+            elif price < lo:
+                price = lo
+        # What the band (not the order's own price) stops may rest at the edge when asked to.
+        may_rest = (kind == K_LIMIT and price == order.price) or (
+            (kind == K_LIMIT or kind == K_MARKET) and (order.flags & F_QUEUE_AT_LIMIT))
+        if (side > 0 and order.price < lo) or (side < 0 and order.price > hi):
+            if kind != K_MARKET:            # an IOC/FOK priced outside the band on its passive side
+                result.cancelled = qty
+                return 0
+        if kind == K_FOK and self._available(side, price - self.base, qty) < qty:
+            result.cancelled = qty
+            return 0
+        if may_rest:
+            self._reserve(1)                # before any change, so running out of memory changes nothing
+        self._match(side, price - self.base, &qty, order.id, order.owner)
+        result.filled = order.qty - qty
+        if qty > 0:
+            if may_rest:
+                self._rest(side, price - self.base, order.id, qty, order.owner)
+                result.remaining = qty
+            else:
+                result.cancelled = qty
+        return 0
+
+    cdef void _take_off(self, idx_t node, qty_t qty) noexcept nogil:
+        """Reduce a resting order by fewer lots than it has; it keeps its queue position."""
+        cdef Node* n = &self.nodes[node]
+        n.qty -= qty
+        self.levels[n.level].qty -= qty
+        if n.level <= self.best_bid_idx:
+            self.bid_volume -= qty
+        else:
+            self.ask_volume -= qty
+
+    # ------------------------------------------------------------------ batch path
+
+    def submit(self, orders):
+        """Run a batch of messages in order, without the GIL.
+
+        Parameters
+        ----------
+        orders : numpy.ndarray of ORDER_DTYPE
+            One row a message.  A structured array with the same field names is
+            converted (fields ``owner``, ``flags`` and ``price`` may be missing).
+
+        Returns
+        -------
+        BatchResult
+            ``fills`` (FILL_DTYPE, in execution order) and ``results`` (RESULT_DTYPE,
+            one row per message), with ``filled``, ``remaining``, ``cancelled`` and
+            ``reject`` as views of ``results``' columns.
+
+        Raises
+        ------
+        TypeError, ValueError
+            If `orders` is not a one-dimensional structured array whose integer
+            fields fit ORDER_DTYPE (the message names the field).
+        """
+        orders = _check_orders(orders)
+        cdef int64_t n = orders.shape[0]
+        results = np.empty(n, dtype=RESULT_DTYPE)
+        cdef const Order* rows = <const Order*>cnp.PyArray_DATA(orders)
+        cdef Result* out = <Result*>cnp.PyArray_DATA(results)
+        cdef int64_t start = self.fill_count, i
+        try:
+            with nogil:
+                for i in range(n):
+                    self._process(&rows[i], &out[i])
+        finally:
+            fills = self._copy_fills(start)
+            self.fill_count = start
+        return BatchResult(fills, results)
+
+    cdef _copy_fills(self, int64_t start):
+        cdef int64_t count = self.fill_count - start
+        fills = np.empty(count, dtype=FILL_DTYPE)
+        if count:
+            memcpy(cnp.PyArray_DATA(fills), &self.fills[start], count * sizeof(Fill))
+        return fills
+
+    # ------------------------------------------------------------------ per-call path
+
+    cdef qty_t _call(self, oid_t id, int side, int kind, price_t price, qty_t qty,
+                            owner_t owner, uint8_t flags, Result* r) except -1:
+        cdef Order o
+        o.id = id
+        o.side = <side_t>side if -128 <= side <= 127 else 0
+        o.kind = kind
+        o.price = price
+        o.qty = qty
+        o.owner = owner
+        o.flags = flags
+        self._process(&o, r)
+        if r.reject:
+            raise ValueError(describe_reject(r.reject, id=id, side=side, price=price, qty=qty,
+                                             band=self.band))
+        return 0
+
+    def limit(self, oid_t id, int side, price_t price, qty_t qty, owner_t owner=-1,
+              bint queue_at_limit=False):
+        """Send a limit order; what does not trade rests at `price` (good till cancelled).
+
+        A limit priced through the band trades up to the band edge; the rest is
+        cancelled, or queued at the edge when `queue_at_limit` is true.
+
+        Returns
+        -------
+        int
+            Lots filled at once.  Fills go to the buffer that `take_fills` drains.
+
+        Raises
+        ------
+        ValueError
+            If the order is rejected (the message gives the reason); nothing changes.
+        """
+        cdef Result r
+        self._call(id, side, K_LIMIT, price, qty, owner, F_QUEUE_AT_LIMIT if queue_at_limit else 0, &r)
+        return r.filled
+
+    def market(self, oid_t id, int side, qty_t qty, owner_t owner=-1, bint queue_at_limit=False):
+        """Send a market order: it trades up to the band edge; the rest is cancelled,
+        or queued at the edge (limit-down for a sell) when `queue_at_limit` is true.
+
+        Returns the lots filled; raises ValueError if rejected.
+        """
+        cdef Result r
+        self._call(id, side, K_MARKET, 0, qty, owner, F_QUEUE_AT_LIMIT if queue_at_limit else 0, &r)
+        return r.filled
+
+    def ioc(self, oid_t id, int side, price_t price, qty_t qty, owner_t owner=-1):
+        """Send an immediate-or-cancel order limited at `price` (and the band).
+
+        Returns the lots filled; raises ValueError if rejected.
+        """
+        cdef Result r
+        self._call(id, side, K_IOC, price, qty, owner, 0, &r)
+        return r.filled
+
+    def fok(self, oid_t id, int side, price_t price, qty_t qty, owner_t owner=-1):
+        """Send a fill-or-kill order: it trades all of `qty` at or better than `price`, or nothing.
+
+        Returns the lots filled (`qty` or 0); raises ValueError if rejected.
+        """
+        cdef Result r
+        self._call(id, side, K_FOK, price, qty, owner, 0, &r)
+        return r.filled
+
+    def cancel(self, oid_t id):
+        """Cancel a resting order.  Returns the lots it had; raises ValueError for an unknown id."""
+        cdef Result r
+        self._call(id, 0, K_CANCEL, 0, 0, -1, 0, &r)
+        return r.cancelled
+
+    def reduce(self, oid_t id, qty_t qty):
+        """Take `qty` lots off a resting order, keeping its place in the queue.
+
+        Taking off all it has (or more) cancels it.  Returns the lots left on the
+        order; raises ValueError for an unknown id or ``qty <= 0``.
+        """
+        cdef Result r
+        self._call(id, 0, K_REDUCE, 0, qty, -1, 0, &r)
+        return r.remaining
+
+    def take_fills(self):
+        """Return the fills of per-call orders since the last call, as a FILL_DTYPE array."""
+        fills = self._copy_fills(0)
+        self.fill_count = 0
+        return fills
+
+    # ------------------------------------------------------------------ queries
+
+    def best_bid(self):
+        """Best bid in ticks, or None when there are no bids."""
+        return None if self.best_bid_idx < 0 else self.base + self.best_bid_idx
+
+    def best_ask(self):
+        """Best ask in ticks, or None when there are no asks."""
+        return None if self.best_ask_idx == NO_ASK else self.base + self.best_ask_idx
+
+    def volume(self, int side):
+        """Total lots resting on `side` (BUY or SELL)."""
+        if side == BUY:
+            return self.bid_volume
+        if side == SELL:
+            return self.ask_volume
+        raise ValueError(f"side must be BUY (1) or SELL (-1), got {side}")
+
+    def depth(self, int side, int64_t n):
+        """The best `n` non-empty levels of `side`, best first, as ``(prices, qtys)`` int64 arrays."""
+        if side != BUY and side != SELL:
+            raise ValueError(f"side must be BUY (1) or SELL (-1), got {side}")
+        if n < 0:
+            raise ValueError(f"n must be >= 0, got {n}")
+        n = min(n, self.resting)
+        prices = np.empty(n, dtype=np.int64)
+        qtys = np.empty(n, dtype=np.int64)
+        cdef int64_t[::1] p = prices
+        cdef int64_t[::1] q = qtys
+        cdef int64_t count = 0
+        cdef int64_t level = self.best_bid_idx if side == BUY else self.best_ask_idx
+        with nogil:
+            while count < n and level >= 0 and level != NO_ASK:
+                p[count] = self.base + level
+                q[count] = self.levels[level].qty
+                count += 1
+                level = (self._highest_at_or_below(level - 1) if side == 1
+                         else self._lowest_at_or_above(level + 1))
+        return prices[:count].copy(), qtys[:count].copy()
+
+    def order(self, oid_t id):
+        """The resting order `id` as ``(side, price, qty, owner)``, or None if it is not resting."""
+        cdef idx_t node = self._find(id)
+        if node < 0:
+            return None
+        cdef Node* n = &self.nodes[node]
+        return (BUY if n.level <= self.best_bid_idx else SELL, self.base + n.level, n.qty, n.owner)
+
+    def queue(self, price_t price):
+        """The orders resting at `price` in time priority, as ``(ids, qtys, owners)`` arrays."""
+        if price < self.base or price >= self.base + self.span:
+            return (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int32))
+        ids, qtys, owners = [], [], []
+        cdef idx_t node = self.levels[price - self.base].head
+        while node >= 0:
+            ids.append(self.nodes[node].id)
+            qtys.append(self.nodes[node].qty)
+            owners.append(self.nodes[node].owner)
+            node = self.nodes[node].next
+        return (np.array(ids, dtype=np.int64), np.array(qtys, dtype=np.int64),
+                np.array(owners, dtype=np.int32))
+
+    def __len__(self):
+        return self.resting
+
+    @property
+    def band(self):
+        """The band ``(lo, hi)`` in ticks."""
+        return (self.base + self.lo_idx, self.base + self.hi_idx)
+
+    @property
+    def pending_fills(self):
+        """Fills of per-call orders waiting for `take_fills`."""
+        return self.fill_count
+
+    @property
+    def nbytes(self):
+        """Bytes the book has allocated (levels, bitmap, pool, id table, fill buffer)."""
+        return (self.span * sizeof(Level)
+                + (self.words0 + self.words1 + self.words2) * sizeof(uint64_t)
+                + <int64_t>self.node_capacity * sizeof(Node)
+                + (self.slot_mask + 1) * sizeof(idx_t)
+                + self.fill_capacity * sizeof(Fill))
+
+    def set_band(self, price_t lo, price_t hi):
+        """Move the band (for example to the next session's limits), keeping every resting
+        order and its queue position.
+
+        Raises
+        ------
+        ValueError
+            If ``lo > hi``, if the band would put resting bids above `hi` or resting asks
+            below `lo` (they could neither trade nor be traded through), or if the band
+            and the resting orders together span more than ``MAX_LEVELS`` ticks.
+        """
+        if lo > hi:
+            raise ValueError(f"band lo={lo} is above hi={hi}")
+        bid, ask = self.best_bid(), self.best_ask()
+        if bid is not None and bid > hi:
+            raise ValueError(f"band hi={hi} is below the best bid {bid}")
+        if ask is not None and ask < lo:
+            raise ValueError(f"band lo={lo} is above the best ask {ask}")
+        cdef price_t low = lo, high = hi
+        cdef int64_t lowest, highest
+        if self.resting:
+            lowest = self._lowest_at_or_above(0)
+            highest = self._highest_at_or_below(self.span - 1)
+            low = min(lo, self.base + lowest)
+            high = max(hi, self.base + highest)
+        if high - low + 1 > C_MAX_LEVELS:
+            raise ValueError(
+                f"band [{lo}, {hi}] and the resting orders span {high - low + 1} ticks, "
+                f"more than {C_MAX_LEVELS}")
+        if low < self.base or high >= self.base + self.span:
+            # Regrid with room for the band to drift as far again before the next regrid.
+            margin = min((hi - lo + 1) // 2, (C_MAX_LEVELS - (high - low + 1)) // 2)
+            self._regrid(low - margin, high - low + 1 + 2 * margin)
+        self.lo_idx = lo - self.base
+        self.hi_idx = hi - self.base
+
+    cdef _regrid(self, price_t base, int64_t span):
+        """Move every level onto a new grid starting at `base` (queues keep their order)."""
+        cdef Level* old_levels = self.levels
+        cdef price_t old_base = self.base
+        cdef int64_t old_span = self.span
+        self.levels = NULL
+        try:
+            self._allocate_grid(base, span)
+        except MemoryError:
+            self.levels = old_levels
+            raise
+        cdef int64_t shift = old_base - self.base, i
+        for i in range(old_span):
+            if old_levels[i].head >= 0:
+                self.levels[i + shift] = old_levels[i]
+                self._bit_set(i + shift)
+        free(old_levels)
+        for i in range(self.node_capacity):
+            self.nodes[i].level += <idx_t>shift
+        if self.best_bid_idx >= 0:
+            self.best_bid_idx += shift
+        if self.best_ask_idx != NO_ASK:
+            self.best_ask_idx += shift
+        self.lo_idx += shift
+        self.hi_idx += shift
+
+    # ------------------------------------------------------------------ snapshots
+
+    def snapshot(self):
+        """The book as a dict of numpy arrays (``np.savez`` can store it).
+
+        Keys: ``band`` (lo, hi) and, one row per resting order with bids best price
+        first then asks best price first, each level in time priority: ``id``,
+        ``side``, ``price``, ``qty``, ``owner``.
+        """
+        cdef int64_t n = self.resting, k = 0
+        ids = np.empty(n, np.int64)
+        sides = np.empty(n, np.int8)
+        prices = np.empty(n, np.int64)
+        qtys = np.empty(n, np.int64)
+        owners = np.empty(n, np.int32)
+        cdef int64_t[::1] vid = ids, vprice = prices, vqty = qtys
+        cdef int8_t[::1] vside = sides
+        cdef int32_t[::1] vowner = owners
+        cdef int64_t level
+        cdef idx_t node
+        cdef int side
+        for side in (1, -1):
+            level = self.best_bid_idx if side == 1 else self.best_ask_idx
+            while level >= 0 and level != NO_ASK:
+                node = self.levels[level].head
+                while node >= 0:
+                    vid[k] = self.nodes[node].id
+                    vside[k] = side
+                    vprice[k] = self.base + level
+                    vqty[k] = self.nodes[node].qty
+                    vowner[k] = self.nodes[node].owner
+                    k += 1
+                    node = self.nodes[node].next
+                level = (self._highest_at_or_below(level - 1) if side == 1
+                         else self._lowest_at_or_above(level + 1))
+        lo, hi = self.band
+        return {"band": np.array([lo, hi], np.int64), "id": ids, "side": sides,
+                "price": prices, "qty": qtys, "owner": owners}
+
+    @classmethod
+    def from_snapshot(cls, snapshot):
+        """Rebuild a book from `snapshot` exactly, queue order included.
+
+        Raises
+        ------
+        ValueError
+            If a key is missing, the columns differ in length, or a row is not a valid
+            resting order (bad side, qty <= 0, price outside the band, duplicate id,
+            crossed book); the message names the row and field.
+        """
+        for key in ("band", "id", "side", "price", "qty", "owner"):
+            if key not in snapshot:
+                raise ValueError(f"snapshot has no {key!r}")
+        lo, hi = (int(x) for x in np.asarray(snapshot["band"]))
+        columns = {k: np.asarray(snapshot[k]) for k in ("id", "side", "price", "qty", "owner")}
+        n = len(columns["id"])
+        for key, column in columns.items():
+            if len(column) != n:
+                raise ValueError(f"snapshot column {key!r} has {len(column)} rows, 'id' has {n}")
+            if column.dtype.kind not in "iu":
+                raise TypeError(f"snapshot column {key!r} must be integer, got {column.dtype}")
+        book = cls(lo, hi, capacity=n)
+        orders = np.zeros(n, ORDER_DTYPE)
+        for key in ("id", "side", "price", "qty", "owner"):
+            orders[key] = columns[key]
+        orders["kind"] = LIMIT
+        sides = orders["side"]
+        prices = orders["price"]
+        bids, asks = prices[sides == BUY], prices[sides == SELL]
+        if len(bids) and len(asks) and bids.max() >= asks.min():
+            raise ValueError(f"snapshot is crossed: bid {bids.max()} >= ask {asks.min()}")
+        result = book.submit(orders)
+        rejected = np.flatnonzero(result.reject)
+        if len(rejected):
+            row = int(rejected[0])
+            raise ValueError(f"snapshot row {row}: "
+                             + describe_reject(int(result.reject[row]), id=int(orders["id"][row]),
+                                               side=int(sides[row]), price=int(prices[row]),
+                                               qty=int(orders["qty"][row]), band=(lo, hi)))
+        return book
+
+    def __reduce__(self):
+        return (_book_from_snapshot, (self.snapshot(),))
+
+    # ------------------------------------------------------------------ checking
+
+    def check_invariants(self):
+        """Walk every structure and raise AssertionError on any inconsistency.
+
+        For tests and debugging: O(levels + orders).
+        """
+        cdef int64_t level, count = 0, bids = 0, asks = 0
+        cdef idx_t node, prev
+        cdef qty_t total
+        cdef int64_t top_bid = -1, low_ask = NO_ASK
+        for level in range(self.span):
+            occupied = (self.bits0[level >> 6] >> (level & 63)) & 1
+            assert occupied == (self.levels[level].head >= 0), f"bitmap wrong at level {level}"
+            if self.levels[level].head < 0:
+                assert self.levels[level].qty == 0 and self.levels[level].tail < 0
+                continue
+            total = 0
+            prev = -1
+            node = self.levels[level].head
+            while node >= 0:
+                assert self.nodes[node].prev == prev, f"broken queue at level {level}"
+                assert self.nodes[node].level == level
+                assert self.nodes[node].qty > 0, f"empty order {self.nodes[node].id}"
+                assert self._find(self.nodes[node].id) == node, f"id table lost {self.nodes[node].id}"
+                total += self.nodes[node].qty
+                count += 1
+                prev = node
+                node = self.nodes[node].next
+            assert self.levels[level].tail == prev
+            assert total == self.levels[level].qty, f"level {level} qty {self.levels[level].qty} != {total}"
+            if level <= self.best_bid_idx:
+                bids += total
+                top_bid = level
+            else:
+                asks += total
+                if low_ask == NO_ASK:
+                    low_ask = level
+        assert top_bid == self.best_bid_idx, f"best bid {self.best_bid_idx} != {top_bid}"
+        assert low_ask == self.best_ask_idx, f"best ask {self.best_ask_idx} != {low_ask}"
+        assert count == self.resting, f"{count} orders in queues, {self.resting} counted"
+        assert bids == self.bid_volume and asks == self.ask_volume
+        live = sum(1 for i in range(self.slot_mask + 1) if self.slots[i] >= 0)
+        assert live == self.resting, f"id table holds {live}, {self.resting} resting"
+        for w in range(self.words0):
+            assert bool(self.bits0[w]) == bool((self.bits1[w >> 6] >> (w & 63)) & 1)
+        for w in range(self.words1):
+            assert bool(self.bits1[w]) == bool((self.bits2[w >> 6] >> (w & 63)) & 1)
+        for w in range(self.words2):
+            assert bool(self.bits2[w]) == bool((self.bits3 >> w) & 1)
+
+
+def _book_from_snapshot(snapshot):
+    return Book.from_snapshot(snapshot)
+
+
+class BatchResult:
+    """What `Book.submit` returns: the fills and one result row per message."""
+
+    __slots__ = ("fills", "results")
+
+    def __init__(self, fills, results):
+        self.fills = fills
+        self.results = results
+
+    @property
+    def filled(self):
+        return self.results["filled"]
+
+    @property
+    def remaining(self):
+        return self.results["remaining"]
+
+    @property
+    def cancelled(self):
+        return self.results["cancelled"]
+
+    @property
+    def reject(self):
+        return self.results["reject"]
+
+    def __len__(self):
+        return len(self.results)
+
+    def __repr__(self):
+        rejected = int(np.count_nonzero(self.results["reject"]))
+        return f"<BatchResult {len(self.results)} messages, {len(self.fills)} fills, {rejected} rejected>"
+
+
+# The numpy records must have exactly the C structs' layout.
+assert ORDER_DTYPE.itemsize == sizeof(Order), (ORDER_DTYPE.itemsize, sizeof(Order))
+assert FILL_DTYPE.itemsize == sizeof(Fill), (FILL_DTYPE.itemsize, sizeof(Fill))
+assert RESULT_DTYPE.itemsize == sizeof(Result), (RESULT_DTYPE.itemsize, sizeof(Result))
