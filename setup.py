@@ -5,6 +5,7 @@ consistency checks (ENGINE_CHECK) back in, without optimisation; the test suite 
 once against such a build.
 """
 import os
+from pathlib import Path
 
 import numpy as np
 from Cython.Build import cythonize
@@ -21,15 +22,17 @@ directives = {
     "embedsignature": True,
 }
 
+# Every engine/**/*.pyx is an extension named after its path (engine/_book.pyx -> engine._book).
 extensions = [
     Extension(
-        "engine._book",
-        ["engine/_book.pyx"],
-        include_dirs=[np.get_include()],
+        ".".join(path.with_suffix("").parts),
+        [str(path)],
+        include_dirs=[np.get_include(), "."],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION"),
                        ("ENGINE_DEBUG", "1" if DEBUG else "0")],
         extra_compile_args=["-O0", "-g", "-UNDEBUG"] if DEBUG else ["-O3"],
-    ),
+    )
+    for path in sorted(Path("engine").rglob("*.pyx"))
 ]
 
 setup(

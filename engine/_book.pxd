@@ -1,5 +1,6 @@
 # The contract of the order book: records shared with numpy, and the Book's fields.
-from libc.stdint cimport int8_t, uint8_t, int64_t, uint64_t
+cimport cython
+from libc.stdint cimport int8_t, uint8_t, uint32_t, int64_t, uint64_t
 from engine._types cimport price_t, qty_t, oid_t, owner_t, idx_t, side_t
 
 
@@ -41,6 +42,7 @@ cdef struct Level:          # one price level (16 bytes)
     idx_t tail              # newest order
 
 
+@cython.final
 cdef class Book:
     # Price grid: level i holds price base + i; a level's side follows from the
     # book never being crossed (bids at or below best_bid, asks above it).
@@ -60,8 +62,10 @@ cdef class Book:
     # Order pool with a free list, and an open-addressing id -> node index table.
     cdef Node* nodes
     cdef idx_t node_capacity, free_head
+    cdef idx_t unused               # nodes from here on have never been handed out
     cdef readonly idx_t resting     # live resting orders
-    cdef idx_t* slots               # -1 empty; linear probing, backward-shift deletion
+    cdef uint32_t* slots            # distance << 29 | hash tag << 26 | node, EMPTY_SLOT when
+                                    # free; linear probing, backward-shift deletion
     cdef int64_t slot_mask
     cdef int slot_shift
     # Fills not yet handed out (per-call path) or being collected (batch path).
@@ -70,20 +74,27 @@ cdef class Book:
 
     cdef _allocate_grid(self, price_t base, int64_t span)
     cdef _regrid(self, price_t base, int64_t span)
-    cdef _copy_fills(self, int64_t start)
     cdef qty_t _call(self, oid_t id, int side, int kind, price_t price, qty_t qty,
                      owner_t owner, uint8_t flags, Result* r) except -1
     cdef int _process(self, const Order* order, Result* result) except -1 nogil
     cdef void _take_off(self, idx_t node, qty_t qty) noexcept nogil
+    cdef void _prefetch_slot(self, const Order* o) noexcept nogil
+    cdef void _prefetch_node(self, const Order* o) noexcept nogil
+    cdef void _prefetch_neighbours(self, const Order* o) noexcept nogil
     cdef int _match(self, side_t side, int64_t limit_idx, qty_t* qty, oid_t taker_id,
                     owner_t taker_owner) except -1 nogil
     cdef qty_t _available(self, side_t side, int64_t limit_idx, qty_t wanted) noexcept nogil
     cdef int _rest(self, side_t side, int64_t level, oid_t id, qty_t qty, owner_t owner) except -1 nogil
-    cdef void _unlink(self, idx_t node) noexcept nogil
+    cdef void _unlink(self, idx_t node, int64_t slot) noexcept nogil
     cdef idx_t _find(self, oid_t id) noexcept nogil
     cdef int64_t _home(self, oid_t id) noexcept nogil
+    cdef uint32_t _tag(self, oid_t id) noexcept nogil
+    cdef uint32_t _pack(self, uint32_t tag_node, int64_t distance) noexcept nogil
+    cdef int64_t _slot_home(self, int64_t i) noexcept nogil
+    cdef int64_t _slot_of(self, oid_t id) noexcept nogil
     cdef void _slot_insert(self, idx_t node) noexcept nogil
-    cdef void _slot_remove(self, oid_t id) noexcept nogil
+    cdef void _slot_remove(self, int64_t slot) noexcept nogil
+    cdef uint32_t _probe_tag(self, oid_t id) noexcept nogil
     cdef int _reserve(self, int64_t nodes) except -1 nogil
     cdef int _push_fill(self, oid_t taker_id, oid_t maker_id, price_t price, qty_t qty,
                         owner_t taker_owner, owner_t maker_owner, side_t taker_side) except -1 nogil

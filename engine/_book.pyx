@@ -7,10 +7,11 @@ that touches orders runs without the GIL; Python only validates arrays and wraps
 """
 from libc.stdlib cimport malloc, calloc, realloc, free
 from libc.string cimport memcpy, memset
-from libc.stdint cimport int8_t, uint8_t, int32_t, int64_t, uint64_t, INT64_MAX
+from libc.stdint cimport int8_t, uint8_t, int32_t, uint32_t, int64_t, uint64_t, INT64_MAX
 
 import numpy as np
 cimport numpy as cnp
+cimport cython
 
 from engine._types cimport price_t, qty_t, oid_t, owner_t, idx_t, side_t
 from engine._records import (
@@ -35,6 +36,18 @@ cdef extern from *:
     #else
     #define ENGINE_CHECK(cond) ((void)0)
     #endif
+    #include <sys/mman.h>
+    #include <stdint.h>
+    /* Ask for transparent huge pages on big blocks: fewer page faults and TLB misses. */
+    static inline void engine_advise_huge(void* p, size_t n) {
+    #ifdef MADV_HUGEPAGE
+        const uintptr_t huge = (uintptr_t)1 << 21;
+        uintptr_t start = ((uintptr_t)p + huge - 1) & ~(huge - 1);
+        uintptr_t end = ((uintptr_t)p + n) & ~(huge - 1);
+        if (n >= (huge << 1) && end > start) madvise((void*)start, end - start, MADV_HUGEPAGE);
+    #endif
+    }
+    static inline void engine_prefetch(const void* p) { __builtin_prefetch(p, 1, 3); }
     static inline int engine_clz64(unsigned long long x) { return __builtin_clzll(x); }
     static inline int engine_ctz64(unsigned long long x) { return __builtin_ctzll(x); }
     """
@@ -42,6 +55,8 @@ cdef extern from *:
     void ENGINE_CHECK(bint cond) noexcept nogil
     int engine_clz64(unsigned long long x) noexcept nogil
     int engine_ctz64(unsigned long long x) noexcept nogil
+    void engine_advise_huge(void* p, size_t n) noexcept nogil
+    void engine_prefetch(const void* p) noexcept nogil
 
 DEBUG_BUILD = bool(ENGINE_DEBUG)
 
@@ -64,11 +79,26 @@ cdef enum:
     R_BAD_FLAGS = 7
 
 cdef int64_t NO_ASK = INT64_MAX
+# How many messages ahead the batch path prefetches each stage of a message's memory.
+cdef enum:
+    PREFETCH_SLOT = 24
+    PREFETCH_NODE = 12
+    PREFETCH_NEIGHBOURS = 4
 # Four tiers of 64-bit words bound the grid: 64**4 levels.
 MAX_LEVELS = 1 << 24
 cdef int64_t C_MAX_LEVELS = 1 << 24
 cdef uint64_t ALL_BITS = 0xFFFFFFFFFFFFFFFF
 cdef uint64_t FIB = 0x9E3779B97F4A7C15   # Fibonacci hashing multiplier
+# An id-table slot packs a node index (low 26 bits), 3 more bits of the id's hash (so a
+# probe rarely reads a node to rule an entry out) and the entry's distance from its home
+# slot (top 3 bits, 7 meaning "7 or more": so deletion rarely reads a node either).
+cdef uint32_t EMPTY_SLOT = 0xFFFFFFFF
+cdef uint32_t SLOT_NODE_MASK = (1 << 26) - 1
+cdef uint32_t SLOT_TAG_MASK = 7 << 26
+cdef int SLOT_DIST_SHIFT = 29
+cdef uint32_t SLOT_DIST_FAR = 7
+MAX_RESTING = (1 << 26) - 2
+cdef int64_t C_MAX_RESTING = (1 << 26) - 2
 
 
 cdef inline uint64_t _mask_at_or_below(int64_t bit) noexcept nogil:
@@ -117,6 +147,50 @@ def _check_orders(orders):
     return converted
 
 
+cdef class _Buffer:
+    """Owns a malloc'd block and lends it to numpy through the buffer protocol; the
+    block is freed when the last array viewing it goes."""
+    cdef void* data
+    cdef Py_ssize_t size
+    cdef Py_ssize_t shape[1]
+
+    def __getbuffer__(self, Py_buffer* view, int flags):
+        self.shape[0] = self.size
+        view.buf = self.data
+        view.obj = self
+        view.len = self.size
+        view.readonly = 0
+        view.itemsize = 1
+        view.format = NULL
+        view.ndim = 1
+        view.shape = self.shape
+        view.strides = NULL
+        view.suboffsets = NULL
+        view.internal = NULL
+
+    def __releasebuffer__(self, Py_buffer* view):
+        pass
+
+    def __dealloc__(self):
+        free(self.data)
+
+
+cdef object _fills_array(Fill* fills, int64_t count):
+    """Hand `fills` (count rows, malloc'd) to a new FILL_DTYPE array that owns it."""
+    cdef Fill* trimmed
+    if count == 0:
+        free(fills)
+        return np.empty(0, dtype=FILL_DTYPE)
+    trimmed = <Fill*>realloc(fills, count * sizeof(Fill))   # give back the unused tail
+    if trimmed != NULL:
+        fills = trimmed
+    cdef _Buffer owner = _Buffer.__new__(_Buffer)
+    owner.data = fills
+    owner.size = count * sizeof(Fill)
+    return np.frombuffer(owner, dtype=FILL_DTYPE, count=count)
+
+
+@cython.final
 cdef class Book:
     """A price-time-priority limit order book over integer ticks with a price band.
 
@@ -150,6 +224,7 @@ cdef class Book:
         self.resting = 0
         self.node_capacity = 0
         self.free_head = -1
+        self.unused = 0
         self.fill_count = 0
         self.fill_capacity = 0
         self.slot_mask = -1
@@ -201,23 +276,22 @@ cdef class Book:
         cdef int64_t needed = <int64_t>self.resting + extra
         cdef int64_t capacity, i, slot_count, old_count
         cdef Node* nodes
-        cdef idx_t* slots
-        cdef idx_t* old_slots
-        if needed > 0x7FFFFFF0:
+        cdef uint32_t* slots
+        cdef uint32_t* old_slots
+        if needed > C_MAX_RESTING:
             with gil:
-                raise MemoryError("more than 2**31 resting orders")
+                raise MemoryError(f"more than {C_MAX_RESTING} resting orders in one book")
         if needed > self.node_capacity:
             capacity = max(<int64_t>self.node_capacity * 2, needed, 1024)
-            if capacity > 0x7FFFFFF0:
-                capacity = 0x7FFFFFF0
+            if capacity > C_MAX_RESTING:
+                capacity = C_MAX_RESTING
             nodes = <Node*>realloc(self.nodes, capacity * sizeof(Node))
             if nodes == NULL:
                 with gil:
                     raise MemoryError(f"cannot grow the order pool to {capacity} orders")
-            # Thread the new nodes onto the free list, lowest index first.
-            for i in range(capacity - 1, self.node_capacity - 1, -1):
-                nodes[i].next = self.free_head
-                self.free_head = <idx_t>i
+            engine_advise_huge(nodes, capacity * sizeof(Node))
+            # New nodes are handed out in index order from `unused`; memory is not touched
+            # (nor faulted in) before an order needs it.
             self.nodes = nodes
             self.node_capacity = <idx_t>capacity
         # Keep the id table at most half full.
@@ -225,19 +299,20 @@ cdef class Book:
             slot_count = 1024
             while slot_count < needed * 2:
                 slot_count *= 2
-            slots = <idx_t*>malloc(slot_count * sizeof(idx_t))
+            slots = <uint32_t*>malloc(slot_count * sizeof(uint32_t))
             if slots == NULL:
                 with gil:
                     raise MemoryError(f"cannot grow the id table to {slot_count} slots")
-            memset(slots, 0xFF, slot_count * sizeof(idx_t))
+            engine_advise_huge(slots, slot_count * sizeof(uint32_t))
+            memset(slots, 0xFF, slot_count * sizeof(uint32_t))
             old_slots = self.slots
             old_count = self.slot_mask + 1
             self.slots = slots
             self.slot_mask = slot_count - 1
             self.slot_shift = 64 - engine_ctz64(<uint64_t>slot_count)
             for i in range(old_count):
-                if old_slots[i] >= 0:
-                    self._slot_insert(old_slots[i])
+                if old_slots[i] != EMPTY_SLOT:
+                    self._slot_insert(<idx_t>(old_slots[i] & SLOT_NODE_MASK))   # reads the node: new hash bits
             free(old_slots)
         return 0
 
@@ -251,6 +326,7 @@ cdef class Book:
             if grown == NULL:
                 with gil:
                     raise MemoryError(f"cannot grow the fill buffer to {capacity} fills")
+            engine_advise_huge(grown, capacity * sizeof(Fill))
             self.fills = grown
             self.fill_capacity = capacity
         cdef Fill* f = &self.fills[self.fill_count]
@@ -269,38 +345,69 @@ cdef class Book:
     cdef int64_t _home(self, oid_t id) noexcept nogil:
         return <int64_t>((<uint64_t>id * FIB) >> self.slot_shift)
 
-    cdef void _slot_insert(self, idx_t node) noexcept nogil:
-        cdef int64_t i = self._home(self.nodes[node].id)
-        while self.slots[i] >= 0:
-            i = (i + 1) & self.slot_mask
-        self.slots[i] = node
+    cdef inline uint32_t _tag(self, oid_t id) noexcept nogil:
+        """Three hash bits below those that pick the home slot, in the slot's tag field."""
+        return <uint32_t>(((<uint64_t>id * FIB) >> (self.slot_shift - 3)) & 7) << 26
 
-    cdef idx_t _find(self, oid_t id) noexcept nogil:
-        cdef int64_t i = self._home(id)
-        cdef idx_t node = self.slots[i]
-        while node >= 0:
-            if self.nodes[node].id == id:
-                return node
+    cdef inline uint32_t _pack(self, uint32_t tag_node, int64_t distance) noexcept nogil:
+        cdef uint32_t d = SLOT_DIST_FAR if distance >= SLOT_DIST_FAR else <uint32_t>distance
+        return (tag_node & ~(SLOT_DIST_FAR << SLOT_DIST_SHIFT)) | (d << SLOT_DIST_SHIFT)
+
+    cdef inline int64_t _slot_home(self, int64_t i) noexcept nogil:
+        """The home slot of the entry in slot `i` (reads the node only when it is far)."""
+        cdef uint32_t d = self.slots[i] >> SLOT_DIST_SHIFT
+        if d < SLOT_DIST_FAR:
+            return (i - d) & self.slot_mask
+        return self._home(self.nodes[self.slots[i] & SLOT_NODE_MASK].id)
+
+    cdef void _slot_insert(self, idx_t node) noexcept nogil:
+        cdef oid_t id = self.nodes[node].id
+        cdef int64_t home = self._home(id), i = home
+        while self.slots[i] != EMPTY_SLOT:
             i = (i + 1) & self.slot_mask
-            node = self.slots[i]
+        self.slots[i] = self._pack(self._tag(id) | <uint32_t>node, (i - home) & self.slot_mask)
+
+    cdef inline int64_t _slot_of(self, oid_t id) noexcept nogil:
+        """The slot holding `id`, or -1."""
+        cdef int64_t i = self._home(id)
+        cdef uint32_t tag = self._tag(id)
+        cdef uint32_t s = self.slots[i]
+        while s != EMPTY_SLOT:
+            if (s & SLOT_TAG_MASK) == tag and self.nodes[s & SLOT_NODE_MASK].id == id:
+                return i
+            i = (i + 1) & self.slot_mask
+            s = self.slots[i]
         return -1
 
-    cdef void _slot_remove(self, oid_t id) noexcept nogil:
-        """Delete `id` from the table, shifting later entries of its probe run back."""
+    cdef inline uint32_t _probe_tag(self, oid_t id) noexcept nogil:
+        """The first slot of `id`'s probe run whose tag matches, without reading any node
+        (for prefetching: usually the slot of `id`), or EMPTY_SLOT."""
         cdef int64_t i = self._home(id)
-        while self.nodes[self.slots[i]].id != id:
+        cdef uint32_t tag = self._tag(id)
+        cdef uint32_t s = self.slots[i]
+        while s != EMPTY_SLOT and (s & SLOT_TAG_MASK) != tag:
             i = (i + 1) & self.slot_mask
+            s = self.slots[i]
+        return s
+
+    cdef idx_t _find(self, oid_t id) noexcept nogil:
+        cdef int64_t i = self._slot_of(id)
+        return -1 if i < 0 else <idx_t>(self.slots[i] & SLOT_NODE_MASK)
+
+    cdef void _slot_remove(self, int64_t i) noexcept nogil:
+        """Empty slot `i`, shifting later entries of its probe run back."""
+        ENGINE_CHECK(i >= 0)
         cdef int64_t j = i, home
         while True:
             j = (j + 1) & self.slot_mask
-            if self.slots[j] < 0:
+            if self.slots[j] == EMPTY_SLOT:
                 break
-            home = self._home(self.nodes[self.slots[j]].id)
+            home = self._slot_home(j)
             # Move slots[j] back to the hole at i unless its home lies cyclically in (i, j].
             if (j > i and (home <= i or home > j)) or (j < i and (home <= i and home > j)):
-                self.slots[i] = self.slots[j]
+                self.slots[i] = self._pack(self.slots[j], (i - home) & self.slot_mask)
                 i = j
-        self.slots[i] = -1
+        self.slots[i] = EMPTY_SLOT
 
     # ------------------------------------------------------------------ bitmap
 
@@ -407,10 +514,14 @@ cdef class Book:
     cdef int _rest(self, side_t side, int64_t level, oid_t id, qty_t qty, owner_t owner) except -1 nogil:
         """Append a new resting order at the tail of `level` (room was reserved by the caller)."""
         cdef idx_t node = self.free_head
-        ENGINE_CHECK(node >= 0)
+        if node >= 0:
+            self.free_head = self.nodes[node].next
+        else:
+            node = self.unused
+            self.unused += 1
+        ENGINE_CHECK(node < self.node_capacity)
         ENGINE_CHECK(level >= 0 and level < self.span)
         cdef Node* n = &self.nodes[node]
-        self.free_head = n.next
         n.id = id
         n.qty = qty
         n.owner = owner
@@ -438,8 +549,9 @@ cdef class Book:
         ENGINE_CHECK(self.best_bid_idx < self.best_ask_idx)
         return 0
 
-    cdef void _unlink(self, idx_t node) noexcept nogil:
-        """Take a resting order out of its queue, the id table and the pool."""
+    cdef void _unlink(self, idx_t node, int64_t slot) noexcept nogil:
+        """Take a resting order out of its queue, the id table and the pool (`slot` is its
+        id-table slot, or -1 to look it up)."""
         cdef Node* n = &self.nodes[node]
         cdef int64_t level = n.level
         cdef Level* lv = &self.levels[level]
@@ -457,7 +569,7 @@ cdef class Book:
             self.bid_volume -= n.qty
         else:
             self.ask_volume -= n.qty
-        self._slot_remove(n.id)
+        self._slot_remove(slot if slot >= 0 else self._slot_of(n.id))
         n.next = self.free_head
         self.free_head = node
         self.resting -= 1
@@ -488,11 +600,14 @@ cdef class Book:
             while qty[0] > 0 and lv.head >= 0:
                 node = lv.head
                 n = &self.nodes[node]
+                if n.next >= 0:             # the next maker and its id-table slot
+                    engine_prefetch(&self.nodes[n.next])
+                    engine_prefetch(&self.slots[self._home(n.id)])
                 traded = n.qty if n.qty < qty[0] else qty[0]
                 self._push_fill(taker_id, n.id, price, traded, taker_owner, n.owner, side)
                 qty[0] -= traded
                 if traded == n.qty:
-                    self._unlink(node)          # also moves the best price on when the level empties
+                    self._unlink(node, -1)      # also moves the best price on when the level empties
                 else:
                     self._take_off(node, traded)
         return 0
@@ -519,6 +634,7 @@ cdef class Book:
         cdef side_t side = order.side
         cdef qty_t qty = order.qty
         cdef idx_t node
+        cdef int64_t slot
         cdef price_t price, lo = self.base + self.lo_idx, hi = self.base + self.hi_idx
         cdef bint may_rest
         result.filled = 0
@@ -535,13 +651,14 @@ cdef class Book:
             if kind == K_REDUCE and qty <= 0:
                 result.reject = R_BAD_QTY
                 return 0
-            node = self._find(order.id)
-            if node < 0:
+            slot = self._slot_of(order.id)
+            if slot < 0:
                 result.reject = R_UNKNOWN_ID
                 return 0
+            node = <idx_t>(self.slots[slot] & SLOT_NODE_MASK)
             if kind == K_CANCEL or qty >= self.nodes[node].qty:
                 result.cancelled = self.nodes[node].qty
-                self._unlink(node)
+                self._unlink(node, slot)
             else:
                 self._take_off(node, qty)
                 result.cancelled = qty
@@ -580,7 +697,7 @@ cdef class Book:
         if kind == K_FOK and self._available(side, price - self.base, qty) < qty:
             result.cancelled = qty
             return 0
-        if may_rest:
+        if may_rest and (self.resting >= self.node_capacity or (self.resting + 1) * 2 > self.slot_mask + 1):
             self._reserve(1)                # before any change, so running out of memory changes nothing
         self._match(side, price - self.base, &qty, order.id, order.owner)
         result.filled = order.qty - qty
@@ -631,22 +748,65 @@ cdef class Book:
         results = np.empty(n, dtype=RESULT_DTYPE)
         cdef const Order* rows = <const Order*>cnp.PyArray_DATA(orders)
         cdef Result* out = <Result*>cnp.PyArray_DATA(results)
-        cdef int64_t start = self.fill_count, i
+        cdef int64_t i
+        # The batch collects its fills in a buffer of its own that becomes the returned
+        # array, so fills pending from per-call orders stay where they are and nothing is copied.
+        cdef Fill* pending = self.fills
+        cdef int64_t pending_count = self.fill_count, pending_capacity = self.fill_capacity
+        self.fills = NULL
+        self.fill_count = self.fill_capacity = 0
         try:
             with nogil:
                 for i in range(n):
+                    # Messages are known ahead, so fetch what they will touch while earlier
+                    # ones run: a batch is bound by memory latency, not by instructions.
+                    if i + PREFETCH_SLOT < n:
+                        self._prefetch_slot(&rows[i + PREFETCH_SLOT])
+                    if i + PREFETCH_NODE < n:
+                        self._prefetch_node(&rows[i + PREFETCH_NODE])
+                    if i + PREFETCH_NEIGHBOURS < n:
+                        self._prefetch_neighbours(&rows[i + PREFETCH_NEIGHBOURS])
                     self._process(&rows[i], &out[i])
         finally:
-            fills = self._copy_fills(start)
-            self.fill_count = start
+            fills = _fills_array(self.fills, self.fill_count)
+            self.fills, self.fill_count, self.fill_capacity = pending, pending_count, pending_capacity
         return BatchResult(fills, results)
 
-    cdef _copy_fills(self, int64_t start):
-        cdef int64_t count = self.fill_count - start
-        fills = np.empty(count, dtype=FILL_DTYPE)
-        if count:
-            memcpy(cnp.PyArray_DATA(fills), &self.fills[start], count * sizeof(Fill))
+    def take_fills(self):
+        """Return the fills of per-call orders since the last call, as a FILL_DTYPE array."""
+        fills = _fills_array(self.fills, self.fill_count)
+        self.fills = NULL
+        self.fill_count = self.fill_capacity = 0
         return fills
+
+    cdef inline void _prefetch_slot(self, const Order* o) noexcept nogil:
+        engine_prefetch(&self.slots[self._home(o.id)])
+
+    cdef inline void _prefetch_node(self, const Order* o) noexcept nogil:
+        """The order a cancel or reduce names, or the tail a new limit will queue behind."""
+        cdef int64_t level
+        cdef uint32_t s
+        if o.kind == K_CANCEL or o.kind == K_REDUCE:
+            s = self._probe_tag(o.id)
+            if s != EMPTY_SLOT:
+                engine_prefetch(&self.nodes[s & SLOT_NODE_MASK])
+        elif o.kind == K_LIMIT:
+            level = o.price - self.base
+            if 0 <= level < self.span and self.levels[level].tail >= 0:
+                engine_prefetch(&self.nodes[self.levels[level].tail])
+
+    cdef inline void _prefetch_neighbours(self, const Order* o) noexcept nogil:
+        """The queue neighbours a cancel will relink."""
+        cdef uint32_t s
+        cdef Node* n
+        if o.kind == K_CANCEL or o.kind == K_REDUCE:
+            s = self._probe_tag(o.id)
+            if s != EMPTY_SLOT and (s & SLOT_NODE_MASK) < <uint32_t>self.unused:
+                n = &self.nodes[s & SLOT_NODE_MASK]
+                if 0 <= n.prev < self.unused:
+                    engine_prefetch(&self.nodes[n.prev])
+                if 0 <= n.next < self.unused:
+                    engine_prefetch(&self.nodes[n.next])
 
     # ------------------------------------------------------------------ per-call path
 
@@ -731,12 +891,6 @@ cdef class Book:
         self._call(id, 0, K_REDUCE, 0, qty, -1, 0, &r)
         return r.remaining
 
-    def take_fills(self):
-        """Return the fills of per-call orders since the last call, as a FILL_DTYPE array."""
-        fills = self._copy_fills(0)
-        self.fill_count = 0
-        return fills
-
     # ------------------------------------------------------------------ queries
 
     def best_bid(self):
@@ -818,7 +972,7 @@ cdef class Book:
         return (self.span * sizeof(Level)
                 + (self.words0 + self.words1 + self.words2) * sizeof(uint64_t)
                 + <int64_t>self.node_capacity * sizeof(Node)
-                + (self.slot_mask + 1) * sizeof(idx_t)
+                + (self.slot_mask + 1) * sizeof(uint32_t)
                 + self.fill_capacity * sizeof(Fill))
 
     def set_band(self, price_t lo, price_t hi):
@@ -874,7 +1028,7 @@ cdef class Book:
                 self.levels[i + shift] = old_levels[i]
                 self._bit_set(i + shift)
         free(old_levels)
-        for i in range(self.node_capacity):
+        for i in range(self.unused):
             self.nodes[i].level += <idx_t>shift
         if self.best_bid_idx >= 0:
             self.best_bid_idx += shift
@@ -1009,7 +1163,7 @@ cdef class Book:
         assert low_ask == self.best_ask_idx, f"best ask {self.best_ask_idx} != {low_ask}"
         assert count == self.resting, f"{count} orders in queues, {self.resting} counted"
         assert bids == self.bid_volume and asks == self.ask_volume
-        live = sum(1 for i in range(self.slot_mask + 1) if self.slots[i] >= 0)
+        live = sum(1 for i in range(self.slot_mask + 1) if self.slots[i] != EMPTY_SLOT)
         assert live == self.resting, f"id table holds {live}, {self.resting} resting"
         for w in range(self.words0):
             assert bool(self.bits0[w]) == bool((self.bits1[w >> 6] >> (w & 63)) & 1)

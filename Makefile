@@ -1,0 +1,58 @@
+# Everything runs from a local virtual environment that these rules create from a bare
+# Python 3.11+ with pip and a C compiler.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+# The installed state depends on the project metadata: editing it reinstalls.
+DEPS := $(VENV)/.deps-installed
+SOURCES := $(shell find engine -name '*.pyx' -o -name '*.pxd') setup.py
+BUILT := $(VENV)/.built
+DEBUG_DIR := build/debug
+HYPOTHESIS_PROFILE ?= ci
+export OPENBLAS_NUM_THREADS ?= 1
+
+.PHONY: run test test-release test-debug build bench bench-peers clean
+
+run: $(BUILT)
+	$(BIN)/firesale run
+
+test: test-release test-debug
+
+test-release: $(BUILT)
+	HYPOTHESIS_PROFILE=$(HYPOTHESIS_PROFILE) $(BIN)/pytest -q tests
+
+# The same suite against a build with bounds checks and the engine's internal checks.
+test-debug: $(DEBUG_DIR)/.built
+	HYPOTHESIS_PROFILE=$(HYPOTHESIS_PROFILE) ENGINE_EXPECT_DEBUG=1 PYTHONPATH=$(DEBUG_DIR) \
+		$(BIN)/pytest -q -p no:cacheprovider tests
+
+build: $(BUILT)
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(DEPS): pyproject.toml | $(PY)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "setuptools>=68" wheel "Cython>=3.0" "numpy>=1.26" \
+		"pytest>=8" "hypothesis>=6.100" "pytest-benchmark>=4"
+	$(PY) -m pip install -q --no-build-isolation --no-deps -e .
+	touch $@
+
+$(BUILT): $(DEPS) $(SOURCES)
+	$(PY) setup.py -q build_ext --inplace -j 2
+	touch $@
+
+$(DEBUG_DIR)/.built: $(DEPS) $(SOURCES) $(shell find engine -name '*.py')
+	rm -rf $(DEBUG_DIR)
+	ENGINE_DEBUG=1 $(PY) setup.py -q build --build-base build/debug-tmp --build-lib $(DEBUG_DIR)
+	touch $@
+
+bench: $(BUILT)
+	$(PY) bench/table.py
+
+bench-peers: $(BUILT)
+	$(PY) bench/peers/run.py
+
+clean:
+	rm -rf build $(VENV) engine/*.so engine/*.c engine/**/*.so engine/**/*.c bench/.data
