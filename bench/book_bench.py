@@ -1,0 +1,113 @@
+"""Order-book throughput and memory on the two standard workloads (see workloads.py).
+
+Each engine replays the same messages on a freshly seeded book; only the replay is
+timed.  Paths measured in the same run:
+
+- ``firesale batch``: ``Book.submit`` on the whole message array;
+- ``firesale per-call``: ``book.limit`` / ``book.market`` / ``book.cancel`` once per
+  message from a Python loop, as an embedding simulator would call it;
+- ``reference``: the pure-Python ``engine.reference.ReferenceBook`` (batch ``submit``).
+"""
+import statistics
+import time
+
+import numpy as np
+
+import engine
+from engine import LIMIT, MARKET, CANCEL
+
+import workloads
+
+
+def seeded(seed_orders, factory=engine.Book):
+    book = factory(*workloads.BAND)
+    book.submit(seed_orders)
+    book.take_fills()
+    return book
+
+
+def per_call_plan(book, messages):
+    """The replay as ``(bound method, args)`` pairs, built before the clock starts."""
+    limit, market, cancel = book.limit, book.market, book.cancel
+    plan = []
+    for oid, price, qty, owner, side, kind, flags in messages.tolist():
+        if kind == LIMIT:
+            plan.append((limit, (oid, side, price, qty, owner)))
+        elif kind == MARKET:
+            plan.append((market, (oid, side, qty, owner)))
+        elif kind == CANCEL:
+            plan.append((cancel, (oid,)))
+        else:
+            raise ValueError(f"workload has kind {kind}, which the per-call replay does not map")
+    return plan
+
+
+def replay_per_call(plan):
+    for call, args in plan:
+        call(*args)
+
+
+def time_batch(seed_orders, messages, factory=engine.Book):
+    """Seconds for one ``submit`` of `messages`, and the traded volume."""
+    book = seeded(seed_orders, factory)
+    started = time.perf_counter()
+    result = book.submit(messages)
+    elapsed = time.perf_counter() - started
+    return elapsed, int(result.fills["qty"].sum()), book
+
+
+def time_per_call(seed_orders, messages):
+    book = seeded(seed_orders)
+    plan = per_call_plan(book, messages)
+    started = time.perf_counter()
+    replay_per_call(plan)
+    elapsed = time.perf_counter() - started
+    return elapsed, int(book.take_fills()["qty"].sum()), book
+
+
+def reference_factory():
+    from engine.reference import ReferenceBook
+    return ReferenceBook
+
+
+def measure(name, repeat=7, reference_repeat=1):
+    """Median seconds and msgs/s of each path on workload `name`, plus memory per order."""
+    seed_orders, messages = workloads.load(name)
+    n = len(messages)
+    rows = []
+    volumes = {}
+
+    def add(path, runs, volume, note=""):
+        median = statistics.median(runs)
+        volumes[path] = volume
+        rows.append({"workload": name, "path": path, "messages": n, "runs": len(runs),
+                     "median_s": median, "msgs_per_s": n / median, "traded": volume, "note": note})
+
+    runs = []
+    for _ in range(repeat):
+        elapsed, volume, book = time_batch(seed_orders, messages)
+        runs.append(elapsed)
+    add("firesale batch", runs, volume)
+    end_bytes = book.nbytes / max(len(book), 1)
+    seeded_book = seeded(seed_orders)
+    seed_bytes = seeded_book.nbytes / len(seeded_book)
+
+    runs = []
+    for _ in range(max(3, repeat // 2)):
+        elapsed, volume, _ = time_per_call(seed_orders, messages)
+        runs.append(elapsed)
+    add("firesale per-call", runs, volume)
+
+    runs = []
+    for _ in range(reference_repeat):
+        elapsed, volume, _ = time_batch(seed_orders, messages, reference_factory())
+        runs.append(elapsed)
+    add("reference (pure Python)", runs, volume)
+
+    firesale_volume = volumes["firesale batch"]
+    for row in rows:
+        if row["traded"] != firesale_volume:
+            row["note"] = f"traded {row['traded']} lots, firesale {firesale_volume}: MISMATCH"
+    return rows, {"workload": name, "seeded_bytes_per_order": seed_bytes,
+                  "end_bytes_per_order": end_bytes, "seeded_orders": len(seeded_book),
+                  "end_orders": len(book)}

@@ -1,0 +1,61 @@
+"""The `firesale` command line (also `python -m engine`)."""
+import argparse
+import json
+import sys
+
+
+def _cmd_demo(args):
+    from engine.demo import format_demo, run_demo
+
+    measurements = run_demo(seed=args.seed, sells=args.sells)
+    if args.json:
+        print(json.dumps(measurements, indent=2))
+    else:
+        print(format_demo(measurements))
+    return 0
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="firesale",
+        description="Order-book liquidation engine: forced-selling cascades through a limit order book.")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    commands = parser.add_subparsers(dest="command")
+
+    demo = commands.add_parser("demo", help="forced market sells walking down a seeded book")
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--sells", type=int, default=60_000, help="number of forced market sells")
+    demo.add_argument("--json", action="store_true", help="print the measurements as JSON")
+    demo.set_defaults(handler=_cmd_demo)
+
+    run = commands.add_parser("run", help="the main job on the built-in default")
+    run.add_argument("--seed", type=int, default=7)
+    run.add_argument("--sells", type=int, default=60_000, help="number of forced market sells")
+    run.add_argument("--json", action="store_true", help="print the measurements as JSON")
+    run.set_defaults(handler=_cmd_demo)
+
+    try:
+        from engine.io.cli import add_replay_parser
+    except ImportError:
+        pass
+    else:
+        add_replay_parser(commands)
+    return parser
+
+
+def main(argv=None):
+    """Entry point of the `firesale` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        from engine import __version__
+        print(__version__)
+        return 0
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
