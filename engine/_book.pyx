@@ -117,6 +117,16 @@ cdef inline int _bottom(uint64_t word) noexcept nogil:
     return engine_ctz64(word)
 
 
+def _check_band(lo, hi):
+    """Raise ValueError unless [lo, hi] is a band the grid can hold (Python ints: no overflow)."""
+    if lo > hi:
+        raise ValueError(f"band lo={lo} is above hi={hi}")
+    if int(hi) - int(lo) + 1 > MAX_LEVELS:
+        raise ValueError(f"band [{lo}, {hi}] is wider than {MAX_LEVELS} ticks")
+    if int(lo) < -(1 << 62) or int(hi) > (1 << 62):
+        raise ValueError(f"band [{lo}, {hi}] is outside +-2**62 ticks")
+
+
 def _check_orders(orders):
     """Return `orders` as a C-contiguous ORDER_DTYPE array, or raise naming what is wrong."""
     if not isinstance(orders, np.ndarray):
@@ -214,10 +224,7 @@ cdef class Book:
         self.nodes = NULL
         self.slots = NULL
         self.fills = NULL
-        if lo > hi:
-            raise ValueError(f"band lo={lo} is above hi={hi}")
-        if hi - lo + 1 > C_MAX_LEVELS:
-            raise ValueError(f"band [{lo}, {hi}] is wider than {C_MAX_LEVELS} ticks")
+        _check_band(lo, hi)
         self.best_bid_idx = -1
         self.best_ask_idx = NO_ASK
         self.bid_volume = self.ask_volume = 0
@@ -986,20 +993,16 @@ cdef class Book:
             below `lo` (they could neither trade nor be traded through), or if the band
             and the resting orders together span more than ``MAX_LEVELS`` ticks.
         """
-        if lo > hi:
-            raise ValueError(f"band lo={lo} is above hi={hi}")
+        _check_band(lo, hi)
         bid, ask = self.best_bid(), self.best_ask()
         if bid is not None and bid > hi:
             raise ValueError(f"band hi={hi} is below the best bid {bid}")
         if ask is not None and ask < lo:
             raise ValueError(f"band lo={lo} is above the best ask {ask}")
-        cdef price_t low = lo, high = hi
-        cdef int64_t lowest, highest
+        low, high = lo, hi
         if self.resting:
-            lowest = self._lowest_at_or_above(0)
-            highest = self._highest_at_or_below(self.span - 1)
-            low = min(lo, self.base + lowest)
-            high = max(hi, self.base + highest)
+            low = min(lo, self.base + self._lowest_at_or_above(0))
+            high = max(hi, self.base + self._highest_at_or_below(self.span - 1))
         if high - low + 1 > C_MAX_LEVELS:
             raise ValueError(
                 f"band [{lo}, {hi}] and the resting orders span {high - low + 1} ticks, "
@@ -1098,7 +1101,12 @@ cdef class Book:
                 raise ValueError(f"snapshot column {key!r} has {len(column)} rows, 'id' has {n}")
             if column.dtype.kind not in "iu":
                 raise TypeError(f"snapshot column {key!r} must be integer, got {column.dtype}")
-        book = cls(lo, hi, capacity=n)
+        # Resting orders may lie outside the band after a band move: build over a band that
+        # covers them, then move to the snapshot's band.
+        prices_all = columns["price"]
+        build_lo = min(lo, int(prices_all.min())) if n else lo
+        build_hi = max(hi, int(prices_all.max())) if n else hi
+        book = cls(build_lo, build_hi, capacity=n)
         orders = np.zeros(n, ORDER_DTYPE)
         for key in ("id", "side", "price", "qty", "owner"):
             orders[key] = columns[key]
@@ -1116,6 +1124,7 @@ cdef class Book:
                              + describe_reject(int(result.reject[row]), id=int(orders["id"][row]),
                                                side=int(sides[row]), price=int(prices[row]),
                                                qty=int(orders["qty"][row]), band=(lo, hi)))
+        book.set_band(lo, hi)
         return book
 
     def __reduce__(self):
