@@ -48,10 +48,34 @@ cdef extern from *:
     #endif
     }
     static inline void engine_prefetch(const void* p) { __builtin_prefetch(p, 1, 3); }
+    /* Constants as macros so the compiler folds them into the hot loops. */
+    #define ENGINE_NO_ASK INT64_MAX
+    #define ENGINE_MAX_LEVELS ((int64_t)1 << 24)
+    #define ENGINE_MAX_RESTING (((int64_t)1 << 26) - 2)
+    #define ENGINE_ALL_BITS UINT64_C(0xFFFFFFFFFFFFFFFF)
+    #define ENGINE_FIB UINT64_C(0x9E3779B97F4A7C15)
+    #define ENGINE_EMPTY_SLOT UINT32_C(0xFFFFFFFF)
+    #define ENGINE_SLOT_NODE_MASK ((UINT32_C(1) << 26) - 1)
+    #define ENGINE_SLOT_TAG_MASK (UINT32_C(7) << 26)
+    #define ENGINE_SLOT_DIST_SHIFT 29
+    #define ENGINE_SLOT_DIST_FAR UINT32_C(7)
     static inline int engine_clz64(unsigned long long x) { return __builtin_clzll(x); }
     static inline int engine_ctz64(unsigned long long x) { return __builtin_ctzll(x); }
     """
     int ENGINE_DEBUG
+    const int64_t NO_ASK "ENGINE_NO_ASK"              # best_ask_idx when there are no asks
+    const int64_t C_MAX_LEVELS "ENGINE_MAX_LEVELS"    # four tiers of 64-bit words: 64**4 levels
+    const int64_t C_MAX_RESTING "ENGINE_MAX_RESTING"  # node indices fit 26 bits of a slot
+    const uint64_t ALL_BITS "ENGINE_ALL_BITS"
+    const uint64_t FIB "ENGINE_FIB"                   # Fibonacci hashing multiplier
+    # An id-table slot packs a node index (low 26 bits), 3 more bits of the id's hash (so a
+    # probe rarely reads a node to rule an entry out) and the entry's distance from its home
+    # slot (top 3 bits, 7 meaning "7 or more": so deletion rarely reads a node either).
+    const uint32_t EMPTY_SLOT "ENGINE_EMPTY_SLOT"
+    const uint32_t SLOT_NODE_MASK "ENGINE_SLOT_NODE_MASK"
+    const uint32_t SLOT_TAG_MASK "ENGINE_SLOT_TAG_MASK"
+    const int SLOT_DIST_SHIFT "ENGINE_SLOT_DIST_SHIFT"
+    const uint32_t SLOT_DIST_FAR "ENGINE_SLOT_DIST_FAR"
     void ENGINE_CHECK(bint cond) noexcept nogil
     int engine_clz64(unsigned long long x) noexcept nogil
     int engine_ctz64(unsigned long long x) noexcept nogil
@@ -78,27 +102,13 @@ cdef enum:
     R_UNKNOWN_ID = 6
     R_BAD_FLAGS = 7
 
-cdef int64_t NO_ASK = INT64_MAX
 # How many messages ahead the batch path prefetches each stage of a message's memory.
 cdef enum:
     PREFETCH_SLOT = 24
     PREFETCH_NODE = 12
     PREFETCH_NEIGHBOURS = 4
-# Four tiers of 64-bit words bound the grid: 64**4 levels.
-MAX_LEVELS = 1 << 24
-cdef int64_t C_MAX_LEVELS = 1 << 24
-cdef uint64_t ALL_BITS = 0xFFFFFFFFFFFFFFFF
-cdef uint64_t FIB = 0x9E3779B97F4A7C15   # Fibonacci hashing multiplier
-# An id-table slot packs a node index (low 26 bits), 3 more bits of the id's hash (so a
-# probe rarely reads a node to rule an entry out) and the entry's distance from its home
-# slot (top 3 bits, 7 meaning "7 or more": so deletion rarely reads a node either).
-cdef uint32_t EMPTY_SLOT = 0xFFFFFFFF
-cdef uint32_t SLOT_NODE_MASK = (1 << 26) - 1
-cdef uint32_t SLOT_TAG_MASK = 7 << 26
-cdef int SLOT_DIST_SHIFT = 29
-cdef uint32_t SLOT_DIST_FAR = 7
-MAX_RESTING = (1 << 26) - 2
-cdef int64_t C_MAX_RESTING = (1 << 26) - 2
+MAX_LEVELS = C_MAX_LEVELS
+MAX_RESTING = C_MAX_RESTING
 
 
 cdef inline uint64_t _mask_at_or_below(int64_t bit) noexcept nogil:
