@@ -800,22 +800,28 @@ cdef class Book:
         engine_prefetch(&self.slots[self._home(o.id)])
 
     cdef inline void _prefetch_node(self, const Order* o) noexcept nogil:
-        """The order a cancel or reduce names, or the tail a new limit will queue behind."""
+        """The order a cancel or reduce names; the tail a new limit may queue behind; the
+        first maker an order that may trade would meet."""
         cdef int64_t level
         cdef uint32_t s
         if o.kind == K_CANCEL or o.kind == K_REDUCE:
             s = self._probe_tag(o.id)
             if s != EMPTY_SLOT:
                 engine_prefetch(&self.nodes[s & SLOT_NODE_MASK])
-        elif o.kind == K_LIMIT:
+            return
+        if o.kind == K_LIMIT:
             level = o.price - self.base
             if 0 <= level < self.span and self.levels[level].tail >= 0:
                 engine_prefetch(&self.nodes[self.levels[level].tail])
+        level = self.best_ask_idx if o.side > 0 else self.best_bid_idx
+        if 0 <= level < self.span and self.levels[level].head >= 0:
+            engine_prefetch(&self.nodes[self.levels[level].head])
 
     cdef inline void _prefetch_neighbours(self, const Order* o) noexcept nogil:
-        """The queue neighbours a cancel will relink."""
+        """The queue neighbours a cancel will relink, or what the first trade will touch."""
         cdef uint32_t s
         cdef Node* n
+        cdef int64_t level
         if o.kind == K_CANCEL or o.kind == K_REDUCE:
             s = self._probe_tag(o.id)
             if s != EMPTY_SLOT and (s & SLOT_NODE_MASK) < <uint32_t>self.unused:
@@ -824,6 +830,14 @@ cdef class Book:
                     engine_prefetch(&self.nodes[n.prev])
                 if 0 <= n.next < self.unused:
                     engine_prefetch(&self.nodes[n.next])
+            return
+        # The first maker's id-table slot (it goes when the maker fills) and the maker after it.
+        level = self.best_ask_idx if o.side > 0 else self.best_bid_idx
+        if 0 <= level < self.span and 0 <= self.levels[level].head < self.unused:
+            n = &self.nodes[self.levels[level].head]
+            engine_prefetch(&self.slots[self._home(n.id)])
+            if 0 <= n.next < self.unused:
+                engine_prefetch(&self.nodes[n.next])
 
     # ------------------------------------------------------------------ per-call path
 
