@@ -601,32 +601,65 @@ cdef class Book:
 
     cdef int _match(self, side_t side, int64_t limit_idx, qty_t* qty, oid_t taker_id,
                     owner_t taker_owner) except -1 nogil:
-        """Trade `qty[0]` lots of a taker on `side` against the other side, up to `limit_idx`."""
+        """Trade `qty[0]` lots of a taker on `side` against the other side, up to `limit_idx`.
+
+        Makers are taken from the head of each level in turn; a level's and a side's
+        totals are settled once per level rather than once per fill.
+        """
         cdef int64_t level
         cdef Level* lv
         cdef idx_t node
         cdef Node* n
-        cdef qty_t traded
+        cdef qty_t wanted = qty[0], traded, level_traded
         cdef price_t price
-        while qty[0] > 0:
-            level = self.best_ask_idx if side > 0 else self.best_bid_idx
-            if (side > 0 and level > limit_idx) or (side < 0 and (level < limit_idx or level < 0)):
-                break
+        while wanted > 0:
+            if side > 0:
+                level = self.best_ask_idx
+                if level > limit_idx:
+                    break
+            else:
+                level = self.best_bid_idx
+                if level < limit_idx or level < 0:
+                    break
             lv = &self.levels[level]
             price = self.base + level
-            while qty[0] > 0 and lv.head >= 0:
+            level_traded = 0
+            while True:
                 node = lv.head
                 n = &self.nodes[node]
-                if n.next >= 0:             # the next maker and its id-table slot
+                if n.next >= 0:
                     engine_prefetch(&self.nodes[n.next])
-                    engine_prefetch(&self.slots[self._home(n.id)])
-                traded = n.qty if n.qty < qty[0] else qty[0]
+                traded = n.qty if n.qty < wanted else wanted
                 self._push_fill(taker_id, n.id, price, traded, taker_owner, n.owner, side)
-                qty[0] -= traded
-                if traded == n.qty:
-                    self._unlink(node, -1)      # also moves the best price on when the level empties
+                wanted -= traded
+                level_traded += traded
+                if traded < n.qty:
+                    n.qty -= traded             # the maker stays at the head with the rest
+                    break
+                # The maker is filled: pop it off the head of the queue.
+                lv.head = n.next
+                self._slot_remove(self._slot_of(n.id))
+                n.next = self.free_head
+                self.free_head = node
+                self.resting -= 1
+                if lv.head < 0:
+                    lv.tail = -1
+                    break
+                self.nodes[lv.head].prev = -1
+                if wanted == 0:
+                    break
+            lv.qty -= level_traded
+            if side > 0:
+                self.ask_volume -= level_traded
+            else:
+                self.bid_volume -= level_traded
+            if lv.head < 0:
+                self._bit_clear(level)
+                if side > 0:
+                    self.best_ask_idx = self._lowest_at_or_above(level + 1)
                 else:
-                    self._take_off(node, traded)
+                    self.best_bid_idx = self._highest_at_or_below(level - 1)
+        qty[0] = wanted
         return 0
 
     cdef qty_t _available(self, side_t side, int64_t limit_idx, qty_t wanted) noexcept nogil:
@@ -800,28 +833,22 @@ cdef class Book:
         engine_prefetch(&self.slots[self._home(o.id)])
 
     cdef inline void _prefetch_node(self, const Order* o) noexcept nogil:
-        """The order a cancel or reduce names; the tail a new limit may queue behind; the
-        first maker an order that may trade would meet."""
+        """The order a cancel or reduce names, or the tail a new limit may queue behind."""
         cdef int64_t level
         cdef uint32_t s
         if o.kind == K_CANCEL or o.kind == K_REDUCE:
             s = self._probe_tag(o.id)
             if s != EMPTY_SLOT:
                 engine_prefetch(&self.nodes[s & SLOT_NODE_MASK])
-            return
-        if o.kind == K_LIMIT:
+        elif o.kind == K_LIMIT:
             level = o.price - self.base
             if 0 <= level < self.span and self.levels[level].tail >= 0:
                 engine_prefetch(&self.nodes[self.levels[level].tail])
-        level = self.best_ask_idx if o.side > 0 else self.best_bid_idx
-        if 0 <= level < self.span and self.levels[level].head >= 0:
-            engine_prefetch(&self.nodes[self.levels[level].head])
 
     cdef inline void _prefetch_neighbours(self, const Order* o) noexcept nogil:
-        """The queue neighbours a cancel will relink, or what the first trade will touch."""
+        """The queue neighbours a cancel will relink."""
         cdef uint32_t s
         cdef Node* n
-        cdef int64_t level
         if o.kind == K_CANCEL or o.kind == K_REDUCE:
             s = self._probe_tag(o.id)
             if s != EMPTY_SLOT and (s & SLOT_NODE_MASK) < <uint32_t>self.unused:
@@ -830,14 +857,6 @@ cdef class Book:
                     engine_prefetch(&self.nodes[n.prev])
                 if 0 <= n.next < self.unused:
                     engine_prefetch(&self.nodes[n.next])
-            return
-        # The first maker's id-table slot (it goes when the maker fills) and the maker after it.
-        level = self.best_ask_idx if o.side > 0 else self.best_bid_idx
-        if 0 <= level < self.span and 0 <= self.levels[level].head < self.unused:
-            n = &self.nodes[self.levels[level].head]
-            engine_prefetch(&self.slots[self._home(n.id)])
-            if 0 <= n.next < self.unused:
-                engine_prefetch(&self.nodes[n.next])
 
     # ------------------------------------------------------------------ per-call path
 
