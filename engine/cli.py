@@ -26,13 +26,13 @@ def build_parser():
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--sells", type=int, default=60_000, help="number of forced market sells")
     demo.add_argument("--json", action="store_true", help="print the measurements as JSON")
-    demo.set_defaults(handler=_cmd_demo)
+    demo.set_defaults(func=_cmd_demo)
 
     run = commands.add_parser("run", help="the main job on the built-in default")
     run.add_argument("--seed", type=int, default=7)
     run.add_argument("--sells", type=int, default=60_000, help="number of forced market sells")
     run.add_argument("--json", action="store_true", help="print the measurements as JSON")
-    run.set_defaults(handler=_cmd_demo)
+    run.set_defaults(func=_cmd_demo)
 
     try:
         from engine.io.cli import add_replay_parser
@@ -51,10 +51,10 @@ def main(argv=None):
         from engine import __version__
         print(__version__)
         return 0
-    if not getattr(args, "handler", None):
+    if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    return args.handler(args)
+    return args.func(args)
 
 
 if __name__ == "__main__":
