@@ -5,12 +5,12 @@ from engine._types cimport price_t, qty_t, oid_t, owner_t, idx_t, side_t
 
 
 cdef struct Order:          # one incoming message; mirrors ORDER_DTYPE (32 bytes)
-    oid_t id                # caller's id; for CANCEL/REDUCE the id of the resting order
+    oid_t id                # caller's id; for CANCEL/REDUCE/EXECUTE the resting order's id
     price_t price           # limit price in ticks (ignored for MARKET and CANCEL)
-    qty_t qty               # lots (for REDUCE: lots to take off; ignored for CANCEL)
+    qty_t qty               # lots (REDUCE: to take off; EXECUTE: to trade; ignored for CANCEL)
     owner_t owner           # account index, -1 for none
     side_t side             # BUY or SELL (ignored for CANCEL/REDUCE)
-    int8_t kind             # LIMIT, MARKET, IOC, FOK, CANCEL, REDUCE
+    int8_t kind             # LIMIT, MARKET, IOC, FOK, CANCEL, REDUCE, EXECUTE
     uint8_t flags           # QUEUE_AT_LIMIT: rest what the band stops instead of cancelling it
 
 cdef struct Fill:           # one trade; mirrors FILL_DTYPE (48 bytes)
@@ -23,7 +23,7 @@ cdef struct Fill:           # one trade; mirrors FILL_DTYPE (48 bytes)
     side_t taker_side
 
 cdef struct Result:         # what became of one message; mirrors RESULT_DTYPE (32 bytes)
-    qty_t filled            # lots traded by this order
+    qty_t filled            # lots traded by this order (EXECUTE: by the named resting order)
     qty_t remaining         # lots of this order left resting (CANCEL/REDUCE: left on the target)
     qty_t cancelled         # lots of this order dropped unfilled (CANCEL/REDUCE: taken off the target)
     int8_t reject           # 0 when accepted, else a Reject code; a rejected row changes nothing
@@ -78,6 +78,8 @@ cdef class Book:
                      owner_t owner, uint8_t flags, Result* r) except -1
     cdef int _process(self, const Order* order, Result* result) except -1 nogil
     cdef void _take_off(self, idx_t node, qty_t qty) noexcept nogil
+    cdef int _execute(self, idx_t node, int64_t slot, qty_t qty, owner_t taker_owner,
+                      Result* result) except -1 nogil
     cdef void _prefetch_slot(self, const Order* o) noexcept nogil
     cdef void _prefetch_node(self, const Order* o) noexcept nogil
     cdef void _prefetch_neighbours(self, const Order* o) noexcept nogil

@@ -92,6 +92,7 @@ cdef enum:
     K_FOK = 4
     K_CANCEL = 5
     K_REDUCE = 6
+    K_EXECUTE = 7
     F_QUEUE_AT_LIMIT = 1
     R_OK = 0
     R_BAD_SIDE = 1
@@ -691,14 +692,14 @@ cdef class Book:
         result.remaining = 0
         result.cancelled = 0
         result.reject = R_OK
-        if kind < K_LIMIT or kind > K_REDUCE:
+        if kind < K_LIMIT or kind > K_EXECUTE:
             result.reject = R_BAD_KIND
             return 0
         if order.flags & ~F_QUEUE_AT_LIMIT:
             result.reject = R_BAD_FLAGS
             return 0
-        if kind == K_CANCEL or kind == K_REDUCE:
-            if kind == K_REDUCE and qty <= 0:
+        if kind == K_CANCEL or kind == K_REDUCE or kind == K_EXECUTE:
+            if kind != K_CANCEL and qty <= 0:
                 result.reject = R_BAD_QTY
                 return 0
             slot = self._slot_of(order.id)
@@ -706,7 +707,9 @@ cdef class Book:
                 result.reject = R_UNKNOWN_ID
                 return 0
             node = <idx_t>(self.slots[slot] & SLOT_NODE_MASK)
-            if kind == K_CANCEL or qty >= self.nodes[node].qty:
+            if kind == K_EXECUTE:
+                self._execute(node, slot, qty, order.owner, result)
+            elif kind == K_CANCEL or qty >= self.nodes[node].qty:
                 result.cancelled = self.nodes[node].qty
                 self._unlink(node, slot)
             else:
@@ -757,6 +760,22 @@ cdef class Book:
                 result.remaining = qty
             else:
                 result.cancelled = qty
+        return 0
+
+    cdef int _execute(self, idx_t node, int64_t slot, qty_t qty, owner_t taker_owner,
+                      Result* result) except -1 nogil:
+        """Trade up to `qty` lots of the named resting order with a counterparty outside the
+        book (an execution a venue reports), at the order's price and in its place."""
+        cdef Node* n = &self.nodes[node]
+        cdef side_t maker_side = 1 if n.level <= self.best_bid_idx else -1
+        cdef qty_t traded = qty if qty < n.qty else n.qty
+        self._push_fill(-1, n.id, self.base + n.level, traded, taker_owner, n.owner, -maker_side)
+        result.filled = traded
+        if traded == n.qty:
+            self._unlink(node, slot)
+        else:
+            self._take_off(node, traded)
+            result.remaining = n.qty
         return 0
 
     cdef void _take_off(self, idx_t node, qty_t qty) noexcept nogil:
@@ -821,6 +840,18 @@ cdef class Book:
             fills = _fills_array(self.fills, self.fill_count)
             self.fills, self.fill_count, self.fill_capacity = pending, pending_count, pending_capacity
         return BatchResult(fills, results)
+
+    def execute(self, oid_t id, qty_t qty, owner_t owner=-1):
+        """Trade `qty` lots of resting order `id` with a counterparty outside the book (an
+        execution reported by a venue, as in a LOBSTER or ITCH feed).
+
+        The fill has ``taker_id = -1`` and ``taker_owner = owner``.  Executing all the order
+        has (or more) removes it.  Returns the lots executed; raises ValueError for an
+        unknown id or ``qty <= 0``.
+        """
+        cdef Result r
+        self._call(id, 0, K_EXECUTE, 0, qty, owner, 0, &r)
+        return r.filled
 
     def take_fills(self):
         """Return the fills of per-call orders since the last call, as a FILL_DTYPE array."""

@@ -16,9 +16,10 @@ IOC = 3      # immediate or cancel, at a limit price
 FOK = 4      # fill or kill, at a limit price
 CANCEL = 5   # cancel a resting order by id
 REDUCE = 6   # take lots off a resting order, keeping its queue position
+EXECUTE = 7  # trade lots of a named resting order with a counterparty outside the book
 
 KIND_NAMES = {LIMIT: "LIMIT", MARKET: "MARKET", IOC: "IOC", FOK: "FOK", CANCEL: "CANCEL",
-              REDUCE: "REDUCE"}
+              REDUCE: "REDUCE", EXECUTE: "EXECUTE"}
 
 # Order flag: what the band stops (a market or limit sell below limit-down, a buy above
 # limit-up) rests at the band edge instead of being cancelled: the limit-down queue.
@@ -31,16 +32,16 @@ class Reject(IntEnum):
     OK = 0
     BAD_SIDE = 1            # side is not BUY or SELL
     BAD_KIND = 2            # kind is not one of the kind codes
-    BAD_QTY = 3             # qty <= 0 (for a new order or a REDUCE)
+    BAD_QTY = 3             # qty <= 0 (for a new order, a REDUCE or an EXECUTE)
     PRICE_OUT_OF_BAND = 4   # a LIMIT that would rest outside the band
     DUPLICATE_ID = 5        # a new order reuses the id of a resting order
-    UNKNOWN_ID = 6          # CANCEL/REDUCE of an id that is not resting
+    UNKNOWN_ID = 6          # CANCEL/REDUCE/EXECUTE of an id that is not resting
     BAD_FLAGS = 7           # unknown flag bits
 
 
 _REASONS = {
     Reject.BAD_SIDE: "side must be BUY (1) or SELL (-1)",
-    Reject.BAD_KIND: "kind must be LIMIT, MARKET, IOC, FOK, CANCEL or REDUCE",
+    Reject.BAD_KIND: "kind must be LIMIT, MARKET, IOC, FOK, CANCEL, REDUCE or EXECUTE",
     Reject.BAD_QTY: "qty must be > 0",
     Reject.PRICE_OUT_OF_BAND: "limit price would rest outside the band",
     Reject.DUPLICATE_ID: "an order with this id is already resting",
@@ -61,12 +62,12 @@ def describe_reject(code, *, id, side=None, price=None, qty=None, band=None):
 
 
 ORDER_DTYPE = np.dtype([
-    ("id", np.int64),       # caller's id; for CANCEL/REDUCE the resting order's id
+    ("id", np.int64),       # caller's id; for CANCEL/REDUCE/EXECUTE the resting order's id
     ("price", np.int64),    # ticks; ignored for MARKET and CANCEL
-    ("qty", np.int64),      # lots; for REDUCE the lots to take off; ignored for CANCEL
+    ("qty", np.int64),      # lots; REDUCE: to take off; EXECUTE: to trade; ignored for CANCEL
     ("owner", np.int32),    # account index, -1 for none
     ("side", np.int8),      # BUY or SELL
-    ("kind", np.int8),      # LIMIT, MARKET, IOC, FOK, CANCEL, REDUCE
+    ("kind", np.int8),      # LIMIT, MARKET, IOC, FOK, CANCEL, REDUCE, EXECUTE
     ("flags", np.uint8),    # QUEUE_AT_LIMIT
 ], align=True)
 
@@ -81,7 +82,7 @@ FILL_DTYPE = np.dtype([
 ], align=True)
 
 RESULT_DTYPE = np.dtype([
-    ("filled", np.int64),     # lots this order traded
+    ("filled", np.int64),     # lots this order traded (EXECUTE: the named order traded)
     ("remaining", np.int64),  # lots left resting (CANCEL/REDUCE: left on the target order)
     ("cancelled", np.int64),  # lots dropped unfilled (CANCEL/REDUCE: taken off the target)
     ("reject", np.int8),      # Reject code, 0 when accepted

@@ -40,6 +40,9 @@ def test_replay_agrees_with_every_row(generated):
     assert report.pre_existing_messages > 0          # orders resting before the file began
     assert report.rejected == 0 and report.short_reductions == 0 and report.engine_trades == 0
     assert report.hidden_executions > 0 and report.cross_trades > 0 and report.halts == 3
+    # Visible executions trade through the book: every lot the file reports executed.
+    assert len(report.executions) > 0
+    assert report.executed_volume == int(report.executions["qty"].sum())
     assert report.tick == 100
     # The replayed book holds the same levels as the book that wrote the files.
     for side in (BUY, SELL):

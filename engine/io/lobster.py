@@ -236,9 +236,12 @@ class LobsterReport:
         Levels that came into view for the first time holding volume no message
         explains (orders resting since before the file began, deeper than the first
         row showed), and that volume; added as synthetic orders at the head of the queue.
+    executed_volume : int
+        Lots the book traded for the file's visible executions (equal to the file's
+        type-4 volume for a consistent file).
     engine_trades : int
-        Fills the engine made itself (a new order crossing the book); 0 for a
-        consistent file.
+        Fills the engine made itself (a new order crossing the book), beyond the
+        executions the file reports; 0 for a consistent file.
     parse_seconds, engine_seconds, check_seconds : float
         Time to load the files, to run the messages through the book in one batch, and
         to step through them comparing every row.
@@ -261,6 +264,7 @@ class LobsterReport:
     rejected: int = 0
     short_reductions: int = 0
     engine_trades: int = 0
+    executed_volume: int = 0
     parse_seconds: float = 0.0
     engine_seconds: float = 0.0
     check_seconds: float = 0.0
@@ -293,7 +297,8 @@ class LobsterReport:
         lines.append(f"  pre-existing volume discovered at {self.discovered_levels:,} levels "
                      f"({self.discovered_volume:,} shares) as it came into view")
         lines.append(f"  engine rejects {self.rejected:,}, short reductions {self.short_reductions:,}, "
-                     f"engine-made trades {self.engine_trades:,}")
+                     f"engine-made trades {self.engine_trades:,}, executed through the book "
+                     f"{self.executed_volume:,} of {int(self.executions['qty'].sum()):,} lots")
         return "\n".join(lines)
 
 
@@ -324,9 +329,10 @@ def _program(messages, tick):
     ops["side"] = side[rows]
     ops["price"] = price[rows]
     ops["qty"] = messages["size"][rows]
-    # A deletion of a pre-existing order takes its size off the level's seeded volume.
-    ops["kind"] = np.select([kind[rows] == NEW, (kind[rows] == DELETE) & ~pre_existing[rows]],
-                            [LIMIT, CANCEL], REDUCE)
+    # A deletion of a pre-existing order takes its size off the level's seeded volume; an
+    # execution trades the named order (or the level's seeded volume) through the book.
+    ops["kind"] = np.select([kind[rows] == NEW, (kind[rows] == DELETE) & ~pre_existing[rows],
+                             kind[rows] == EXECUTE], [LIMIT, CANCEL, engine.EXECUTE], REDUCE)
     op_end = np.cumsum(changes)
     return ops, op_end, pre_existing, rows
 
@@ -417,8 +423,11 @@ def replay(message_csv, orderbook_csv, levels=None, stop_at=None, *, tick=None, 
     engine_seconds = time.perf_counter() - started
     requested = program["qty"]
     named = (program["kind"] == REDUCE) | (program["kind"] == CANCEL)
-    # A deletion carries the size it removes: less resting than that is short, as for a reduction.
-    short = int(np.count_nonzero(named & (batch.reject == 0) & (batch.cancelled < requested)))
+    executed = program["kind"] == engine.EXECUTE
+    # A deletion carries the size it removes: less resting than that is short, as for a
+    # reduction; likewise an execution that finds less resting than it trades.
+    short = int(np.count_nonzero(named & (batch.reject == 0) & (batch.cancelled < requested))
+                + np.count_nonzero(executed & (batch.reject == 0) & (batch.filled < requested)))
     # Messages on pre-existing orders at levels no row has shown yet find no seeded volume.
     unseen = (program["id"] < 0) & (batch.reject == int(engine.Reject.UNKNOWN_ID))
 
@@ -441,8 +450,8 @@ def replay(message_csv, orderbook_csv, levels=None, stop_at=None, *, tick=None, 
         halts=int(np.count_nonzero(kinds == HALT)),
         pre_existing_messages=int(np.count_nonzero(pre_existing[:stop])),
         rejected=int(np.count_nonzero(batch.reject & ~unseen)), unseen_pre_existing=int(unseen.sum()),
-        short_reductions=short,
-        engine_trades=len(batch.fills), parse_seconds=parse_seconds,
+        short_reductions=short, executed_volume=int(batch.filled[executed].sum()),
+        engine_trades=int(np.count_nonzero(batch.fills["taker_id"] != -1)), parse_seconds=parse_seconds,
         engine_seconds=engine_seconds, check_seconds=check_seconds)
     if checked is not None:
         report.rows_compared = stop
@@ -705,10 +714,11 @@ class LobsterWriter:
         int
             Lots left on the order.
         """
-        side, price, _, _ = self.book.order(order_id)
-        left = self.book.reduce(order_id, qty)
+        side, price, resting, _ = self.book.order(order_id)
+        self.book.execute(order_id, qty)
+        self.book.take_fills()
         self._write(time_ns, EXECUTE, order_id, qty, price * self.tick, side, self._current_row())
-        return left
+        return resting - min(qty, resting)
 
     def hidden_execution(self, time_ns, size, price, direction):
         """Write a type-5 message (a hidden order executed; the visible book is unchanged)."""
