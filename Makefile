@@ -34,9 +34,8 @@ $(PY):
 
 $(DEPS): pyproject.toml | $(PY)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q "setuptools>=77" wheel "Cython>=3.0" "numpy>=1.26" \
-		"pytest>=8" "hypothesis>=6.100" "pytest-benchmark>=4"
-	$(PY) -m pip install -q --no-build-isolation --no-deps -e .
+	$(PY) -m pip install -q "setuptools>=77" wheel "Cython>=3.0" "numpy>=1.26"
+	$(PY) -m pip install -q --no-build-isolation -e ".[test,bench,plot,dask,progress]"
 	touch $@
 
 $(BUILT): $(DEPS) $(SOURCES)
