@@ -22,24 +22,19 @@ def build_parser():
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     commands = parser.add_subparsers(dest="command")
 
-    demo = commands.add_parser("demo", help="forced market sells walking down a seeded book")
+    demo = commands.add_parser("demo", help="the order book alone: forced market sells walking "
+                                            "down a seeded book")
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--sells", type=int, default=60_000, help="number of forced market sells")
     demo.add_argument("--json", action="store_true", help="print the measurements as JSON")
     demo.set_defaults(func=_cmd_demo)
 
-    run = commands.add_parser("run", help="the main job on the built-in default")
-    run.add_argument("--seed", type=int, default=7)
-    run.add_argument("--sells", type=int, default=60_000, help="number of forced market sells")
-    run.add_argument("--json", action="store_true", help="print the measurements as JSON")
-    run.set_defaults(func=_cmd_demo)
+    # run, scenarios, sweep
+    from engine.scenario_cli import add_commands
+    add_commands(commands)
 
-    try:
-        from engine.io.cli import add_replay_parser
-    except ImportError:
-        pass
-    else:
-        add_replay_parser(commands)
+    from engine.io.cli import add_replay_parser
+    add_replay_parser(commands)
     return parser
 
 

@@ -1,0 +1,504 @@
+"""Forced-liquidation cascades through the book: shocks, sessions, liquidity providers,
+and the measured result.
+
+``Cascade(book, accounts, mark="last").run(Shock.sell(qty))`` sends the shock into the
+book, then runs the event loop of ``engine._cascade`` (without the GIL) to a fixed
+point, session by session, and returns a :class:`CascadeResult` with the fill tape,
+the best-price path, the forced orders, the per-wave table and ``summary()``.
+
+Event semantics (the reference cascade in ``engine.cascade_reference`` follows them
+literally, and the property tests hold the two to the same fills):
+
+1. An event is one order sent into the book: the shock, or the next forced order in
+   first-in-first-out order.  The book matches an order atomically, so the mark is
+   updated after each of its fills (``"last"``) or from the book after the order
+   (``"bid"``, ``"mid"``), and accounts are checked after the order.  Its fills are
+   booked to their owners: proceeds repay debt first, the rest is cash.
+2. A forced order that is over (nothing of it resting) settles its account: no
+   position left -> cash repays what debt is left and the shortfall is bad debt; part
+   of it cut by the band or its limit -> the account waits for the next session
+   ("blocked"); a chunk with a cooldown -> the account waits that many events;
+   otherwise the account goes back into the trigger index with its new trigger.
+3. Liquidity providers act (withdraw or refill), then every idle account crossed at
+   the mark gets a forced order, highest trigger first (ties: lowest account id), of
+   wave 1 + the event's wave (the shock is wave 0).  An account crossed when the
+   price has not moved (it was re-indexed after a partial sale) takes the wave of
+   the event after which it was found.  So the accounts liquidated for the first time
+   come in trigger order, and no account is liquidated above its line.
+4. Sessions: when no forced order is left to send, the session ends.  Its close is
+   the last trade, or the best ask if sellers are queued below it (a limit-down day
+   closes at the floor).  Margin calls are counted at the close; the next session's
+   band is close +- limit; forced sells resting at the old floor are cancelled and
+   resubmitted at the new one (``queued="resubmit"``) or kept; blocked accounts are
+   re-indexed and every crossed account is liquidated.  The run stops after
+   `sessions` sessions or when nothing is queued, blocked, called or unsent.
+
+The run changes the book (forced sells resting at a floor, providers' bids stay) and
+the accounts' ledger in place; forced orders use ids ``FORCED_ID_BASE + k``, provider
+quotes ``LP_ID_BASE + j`` (owner ``LP_OWNER``), the shock ``SHOCK_ID``.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import numpy as np
+
+from engine import metrics
+from engine._records import BUY, SELL
+from engine._book import Book
+from engine._accounts import Accounts as _Accounts
+from engine import _cascade
+from engine._cascade import (
+    FORCED_DTYPE, TAPE_DTYPE, PATH_DTYPE, PROVIDER_DTYPE, FORCED_ID_BASE, LP_ID_BASE,
+    SHOCK_ID, LP_OWNER,
+)
+
+__all__ = [
+    "Shock", "LiquidityProvider", "Cascade", "CascadeResult", "FORCED_DTYPE", "TAPE_DTYPE",
+    "PATH_DTYPE", "WAVE_DTYPE", "FORCED_ID_BASE", "LP_ID_BASE", "SHOCK_ID", "band_around",
+]
+
+WAVE_DTYPE = np.dtype([
+    ("wave", np.int32), ("forced_orders", np.int64),
+    ("submitted_volume", np.int64),  # lots the wave's forced orders were sent to sell
+    ("forced_volume", np.int64),     # of those, lots sold (at any time in the run)
+    ("accounts_liquidated", np.int64),
+    ("branching_ratio", np.float64),  # next wave's submitted volume / this wave's
+])
+
+
+@dataclass(frozen=True)
+class Shock:
+    """An exogenous shock: ``Shock.sell(qty)`` (a market sell of `qty` lots) or
+    ``Shock.gap(price)`` (every bid above `price` ticks is withdrawn)."""
+
+    kind: str
+    qty: int = 0
+    price: int = 0
+
+    @classmethod
+    def sell(cls, qty):
+        """A market sell of `qty` lots (> 0); what the band stops is cancelled."""
+        if isinstance(qty, bool) or not isinstance(qty, (int, np.integer)):
+            raise TypeError(f"qty must be an integer number of lots, got {type(qty).__name__}")
+        if qty <= 0:
+            raise ValueError(f"qty must be > 0, got {qty}")
+        return cls("sell", qty=int(qty))
+
+    @classmethod
+    def gap(cls, price):
+        """Withdraw every bid above `price` ticks; the mark moves to the new best bid."""
+        if isinstance(price, bool) or not isinstance(price, (int, np.integer)):
+            raise TypeError(f"price must be an integer tick, got {type(price).__name__}")
+        return cls("gap", price=int(price))
+
+
+@dataclass(frozen=True)
+class LiquidityProvider:
+    """A background maker that refills bids below the last price and pulls them when
+    the market gaps or falls too fast.
+
+    Parameters
+    ----------
+    size : int
+        Lots at the first quoted level (plus up to a quarter more of seeded jitter).
+    levels, spacing : int
+        Levels quoted, at last price - k x spacing for k = 0..levels-1 (not below the floor).
+    every : int
+        Events between refills.
+    gap_ticks : int
+        Withdraw when one event moves the last price down by more than this (0: never).
+    drop_ticks, window : int
+        Withdraw when the last price falls more than `drop_ticks` within `window` events.
+    pause : int
+        Events a withdrawn provider stays away.  Quotes are pooled: a withdrawal
+        cancels every provider quote resting in the book.
+    decay : float
+        Size shrinks by this fraction per level away from the anchor (the shape).
+    """
+
+    size: int
+    levels: int = 5
+    spacing: int = 1
+    every: int = 10
+    gap_ticks: int = 0
+    drop_ticks: int = 0
+    window: int = 50
+    pause: int = 100
+    decay: float = 0.0
+
+    def __post_init__(self):
+        for name in ("size", "levels", "spacing", "every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        for name in ("gap_ticks", "drop_ticks", "window", "pause"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+                raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+        if not (isinstance(self.decay, (int, float)) and 0 <= self.decay < 1):
+            raise ValueError(f"decay must be in [0, 1), got {self.decay!r}")
+
+    def _row(self):
+        row = np.zeros((), PROVIDER_DTYPE)
+        for name in ("size", "levels", "spacing", "every", "gap_ticks", "drop_ticks", "window",
+                     "pause"):
+            row[name] = getattr(self, name)
+        row["decay_bps"] = round(self.decay * 10000)
+        return row
+
+
+def session_close(last_price, book):
+    """A session's close: the last trade, or the best ask when sellers are queued below
+    it (a limit-down session with no trade at the floor closes at the floor)."""
+    ask = book.best_ask()
+    return int(ask) if ask is not None and ask < last_price else int(last_price)
+
+
+def band_around(close, limit):
+    """The band ``(lo, hi)`` in ticks: `close` +- `limit` (a fraction), rounded half up;
+    ``lo`` is at least 1 tick."""
+    bps = round(limit * 10000)
+    move = (close * bps + 5000) // 10000
+    return max(1, close - move), close + move
+
+
+class Cascade:
+    """A forced-selling cascade of `accounts` through `book`.
+
+    Parameters
+    ----------
+    book : engine.Book
+        Changed in place by the run.
+    accounts : engine.Accounts
+        Changed in place by the run (``accounts.copy()`` keeps the starting state).
+    mark : {"last", "bid", "mid"}
+        Mark price rule: last trade, best bid, or floor of the mid; with no bid left,
+        "bid" and "mid" fall back to the last trade.
+    limit : float, optional
+        Daily price limit as a fraction (0.10 main board, 0.20 growth boards); each
+        session's band is the previous close +- limit.  None keeps the book's band.
+    sessions : int
+        Sessions the run may span (it stops early once nothing is left to do).
+    queued : {"resubmit", "keep"}
+        Forced sells resting at limit-down at a session's end: cancelled and resubmitted
+        at the next session's floor, or kept where they are.
+    prev_close : int, optional
+        Close before the first session (default: the pre-shock best bid).
+    providers : sequence of LiquidityProvider
+    seed : int
+        Seed of the providers' jitter (the only randomness).
+    record_tape : bool
+        Keep the fill tape (needed by the measurements).
+
+    Raises
+    ------
+    TypeError, ValueError
+        On a wrong argument, naming it.
+    """
+
+    def __init__(self, book, accounts, mark="last", limit=None, sessions=1, queued="resubmit",
+                 prev_close=None, providers: Sequence[LiquidityProvider] = (), seed=0,
+                 record_tape=True):
+        if not hasattr(book, "_process") and not isinstance(book, Book):
+            raise TypeError(f"book must be an engine.Book, got {type(book).__name__}")
+        if not isinstance(book, Book):
+            raise TypeError(f"book must be an engine.Book, got {type(book).__name__}")
+        if not isinstance(accounts, _Accounts):
+            raise TypeError(f"accounts must be an engine.Accounts, got {type(accounts).__name__}")
+        if mark not in ("last", "bid", "mid"):
+            raise ValueError(f"mark must be 'last', 'bid' or 'mid', got {mark!r}")
+        if limit is not None and not (isinstance(limit, (int, float)) and math.isfinite(limit)
+                                      and 0 < limit < 1):
+            raise ValueError(f"limit must be a fraction in (0, 1) or None, got {limit!r}")
+        if (isinstance(sessions, bool) or not isinstance(sessions, (int, np.integer))
+                or not 1 <= sessions <= 32767):
+            raise ValueError(f"sessions must be an integer in [1, 32767], got {sessions!r}")
+        if prev_close is not None and (isinstance(prev_close, bool)
+                                       or not isinstance(prev_close, (int, np.integer))
+                                       or prev_close <= 0):
+            raise ValueError(f"prev_close must be a positive integer tick or None, got {prev_close!r}")
+        if queued not in ("resubmit", "keep"):
+            raise ValueError(f"queued must be 'resubmit' or 'keep', got {queued!r}")
+        for i, p in enumerate(providers):
+            if not isinstance(p, LiquidityProvider):
+                raise TypeError(f"providers[{i}] must be a LiquidityProvider")
+        if not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+        self.book = book
+        self.accounts = accounts
+        self.mark = mark
+        self.limit = limit
+        self.sessions = int(sessions)
+        self.queued = queued
+        self.prev_close = prev_close
+        self.providers = tuple(providers)
+        self.seed = int(seed)
+        self.record_tape = bool(record_tape)
+        self._ran = False
+
+    def run(self, shock: Shock) -> "CascadeResult":
+        """Apply `shock` and run the cascade to its fixed point.
+
+        Returns
+        -------
+        CascadeResult
+
+        Raises
+        ------
+        ValueError
+            If the book has no bids, the shock is not a Shock, or the cascade was run.
+        """
+        if not isinstance(shock, Shock):
+            raise TypeError(f"shock must be an engine.Shock, got {type(shock).__name__}")
+        if self._ran:
+            raise RuntimeError("a Cascade runs once: build a new one (the book and ledger have moved)")
+        book = self.book
+        start_bid, start_ask = book.best_bid(), book.best_ask()
+        if start_bid is None:
+            raise ValueError("the book has no bids: there is nothing for a shock to hit")
+        self._ran = True
+        started = time.perf_counter()
+        initial_prices, initial_qtys = metrics.depth_profile(book, BUY)
+        providers = np.array([p._row() for p in self.providers], PROVIDER_DTYPE) \
+            if self.providers else np.zeros(0, PROVIDER_DTYPE)
+        engine = _cascade.Engine(book, self.accounts, self.mark, providers, self.seed,
+                                 self.record_tape)
+        if self.mark == "mid" and start_ask is not None:
+            mark = (start_bid + start_ask) // 2
+        else:
+            mark = start_bid
+        close = int(self.prev_close) if self.prev_close is not None else start_bid
+        try:
+            result = self._run(engine, shock, book, start_bid, start_ask, mark, close, started,
+                               initial_prices, initial_qtys)
+        finally:
+            engine._restore_order()
+        result.elapsed = time.perf_counter() - started
+        return result
+
+    def _run(self, engine, shock, book, start_bid, start_ask, mark, close, started,
+             initial_prices, initial_qtys):
+        bands = [self._set_band(close) if self.limit is not None else book.band]
+        engine._start(mark, start_bid)
+        withdrawn = 0
+        if shock.kind == "sell":
+            engine._shock_sell(shock.qty)
+        else:
+            while True:
+                bid = book.best_bid()
+                if bid is None or bid <= shock.price:
+                    break
+                ids, qtys, _ = book.queue(bid)
+                for oid in ids:
+                    withdrawn += book.cancel(int(oid))
+            engine._after_gap(shock.price)
+        bid_after_shock = book.best_bid()
+        sessions = []
+        for s in range(self.sessions):
+            orders_before = engine.order_count
+            if s > 0:
+                if not (engine.resting_forced or engine.blocked_accounts or engine.pending_calls
+                        or engine.unsent):
+                    break
+                bands.append(self._set_band(sessions[-1]["close"]))
+                engine._open_session(s, self.queued == "resubmit")
+            engine._run_session()
+            sessions.append({"session": s, "band": tuple(int(x) for x in bands[-1]),
+                             "close": session_close(engine.last_price, book),
+                             "forced_orders": engine.order_count - orders_before,
+                             "queued_at_close": int(engine.resting_qty),
+                             "queued_orders_at_close": int(engine.resting_forced),
+                             "best_bid_at_close": book.best_bid()})
+            if s + 1 < self.sessions:
+                engine._close_session()
+        elapsed = time.perf_counter() - started
+        return CascadeResult(
+            engine=engine, accounts=self.accounts, book=book, shock=shock, start_price=start_bid,
+            start_ask=start_ask, initial_depth=(initial_prices, initial_qtys),
+            bid_after_shock=bid_after_shock, withdrawn=withdrawn, sessions=sessions,
+            elapsed=elapsed, limit=self.limit)
+
+    def _set_band(self, close):
+        lo, hi = band_around(int(close), self.limit)
+        bid, ask = self.book.best_bid(), self.book.best_ask()
+        # A resting bid above the new limit-up (or ask below limit-down) would be stranded.
+        if bid is not None:
+            hi = max(hi, bid)
+        if ask is not None:
+            lo = min(lo, ask)
+        self.book.set_band(lo, hi)
+        return (lo, hi)
+
+
+class CascadeResult:
+    """What a cascade did, with the measurements.
+
+    Attributes
+    ----------
+    tape : numpy.ndarray of TAPE_DTYPE
+        Every fill in execution order, with owners, the wave of the forced order (or
+        shock, 0) that sold, and who sold (``seller``: 0 other, 1 shock, 2 forced).
+    path : numpy.ndarray of PATH_DTYPE
+        Best bid, best ask and mark after every event that changed one of them.
+    orders : numpy.ndarray of FORCED_DTYPE
+        Every forced order, in the order sent (its id in the book is
+        ``FORCED_ID_BASE + row``).
+    waves : numpy.ndarray of WAVE_DTYPE
+        Per wave: forced orders, submitted volume (lots they were sent to sell), forced
+        volume (lots of those sold), accounts liquidated (first time), branching ratio
+        (the next wave's submitted volume / this wave's; wave 0 is the shock, its
+        submitted volume the shock's size).  Branching is on submitted volume because a
+        wave queued at limit-down sells nothing at once yet forces the next wave all the
+        same.
+    sessions : list of dict
+        Band and close of each session run.
+    """
+
+    def __init__(self, engine, accounts, book, shock, start_price, start_ask, initial_depth,
+                 bid_after_shock, withdrawn, sessions, elapsed, limit):
+        self.accounts = accounts
+        self.book = book
+        self.shock = shock
+        self.start_price = int(start_price)
+        self.start_ask = start_ask
+        self.initial_depth = initial_depth
+        self.bid_after_shock = bid_after_shock
+        self.withdrawn = int(withdrawn)
+        self.sessions = sessions
+        self.elapsed = elapsed
+        self.limit = limit
+        self.loop_nbytes = int(engine.nbytes)
+        self.orders, self.tape, self.path = engine._take_results()
+        self.end_price = int(engine.last_price)
+        self.final_mark = int(engine.mark)
+        self.shock_filled = int(engine.shock_filled)
+        self.shock_cancelled = int(engine.shock_cancelled)
+        self.rejects = int(engine.rejects)
+        self.events = int(engine.events)
+        self.lp_bought = int(engine.lp_bought)
+        self.lp_quoted = int(engine.lp_quoted)
+        self.lp_withdrawn = int(engine.lp_withdrawn)
+        self.record_tape = engine.record_tape
+        self._waves = None
+
+    @property
+    def waves(self):
+        """The per-wave table (WAVE_DTYPE), computed on first use."""
+        if self._waves is None:
+            self._waves = self._wave_table()
+        return self._waves
+
+    # ------------------------------------------------------------------ tables
+
+    @property
+    def forced_volume(self):
+        """Lots sold by forced orders (the shock excluded)."""
+        return int(self.orders["filled"].sum())
+
+    def _wave_table(self):
+        orders = self.orders
+        top = int(orders["wave"].max()) if len(orders) else 0
+        table = np.zeros(top + 1, WAVE_DTYPE)
+        table["wave"] = np.arange(top + 1)
+        if len(orders):
+            w = orders["wave"].astype(np.int64)
+            table["forced_orders"] = np.bincount(w, minlength=top + 1)
+            # A resubmission sends again lots its wave already sent: count each lot once.
+            fresh = orders["cause"] != _cascade.RESUBMIT_CAUSE
+            table["submitted_volume"] = np.bincount(w, weights=orders["qty"] * fresh, minlength=top + 1)
+            table["forced_volume"] = np.bincount(w, weights=orders["filled"], minlength=top + 1)
+            _, first = np.unique(orders["account"], return_index=True)
+            table["accounts_liquidated"] = np.bincount(w[first], minlength=top + 1)
+        if self.shock.kind == "sell":
+            table["submitted_volume"][0] = self.shock.qty
+        volume = table["submitted_volume"].astype(np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            nxt = np.append(volume[1:], 0.0)
+            table["branching_ratio"] = np.where(volume > 0, nxt / np.where(volume > 0, volume, 1), np.nan)
+        return table
+
+    def accounts_liquidated(self):
+        """Indices of the accounts that got at least one forced order."""
+        return np.unique(self.orders["account"])
+
+    def sell_mask(self):
+        """Tape rows where the shock or a forced order sold."""
+        return self.tape["seller"] != _cascade.OTHER_SELLER
+
+    # ------------------------------------------------------------------ summary
+
+    def summary(self, distances=(None,), fractions=(0.25, 0.5, 0.9)):
+        """The measurements as a dict.
+
+        Keys: ``start_price`` (pre-shock best bid), ``end_price`` (last trade price),
+        ``forced_volume`` (lots sold by forced orders, shock excluded), ``forced_orders``
+        (forced orders sent, resubmissions included), ``accounts_liquidated``, ``waves``
+        (highest wave), ``levels_emptied`` (pre-shock bid levels whose whole depth
+        traded), ``max_gap_ticks`` (largest jump between consecutive trade prices, the
+        start price counted as trade 0), ``depth_consumed`` (fraction of the pre-shock
+        bid depth eaten), ``vwap_slippage_ticks`` (volume-weighted distance of every
+        sell fill, shock included, below the start price), ``bad_debt`` (tick-lots),
+        ``unfilled_at_limit`` (forced lots still queued in the book), ``amplification``
+        (total sell volume / shock volume; None for a gap shock), plus
+        ``shock_volume``, ``cut_volume`` (forced lots dropped by the band or a limit),
+        ``price_amplification``, ``max_bid_gap_ticks``, ``max_spread_ticks``,
+        ``max_sweep_empty_levels``, ``volume_at`` (sell volume, shock and forced, at
+        which the given fractions of the depth within each distance were gone),
+        ``sessions``, ``events``, ``rejects`` (forced orders the book refused: an id
+        clash; should be 0), ``seconds``.  Without the tape (``record_tape=False``)
+        only the keys that do not need it are present.
+        """
+        orders = self.orders
+        prices, qtys = self.initial_depth
+        resting = orders["status"] == _cascade.RESTING
+        done = orders["status"] == _cascade.DONE
+        out = {
+            "start_price": self.start_price,
+            "end_price": self.end_price,
+            "forced_volume": self.forced_volume,
+            "forced_orders": int(len(orders)),
+            "accounts_liquidated": int(len(np.unique(orders["account"]))),
+            "waves": int(orders["wave"].max()) if len(orders) else 0,
+            "bad_debt": int(self.accounts.bad_debt.sum()),
+            "unfilled_at_limit": int((orders["qty"][resting] - orders["filled"][resting]
+                                      - orders["cancelled"][resting]).sum()),
+            "cut_volume": int(orders["cancelled"][done].sum()),
+            "shock_volume": self.shock_filled,
+            "amplification": ((self.shock_filled + self.forced_volume) / self.shock_filled
+                              if self.shock_filled else None),
+            "sessions": len(self.sessions),
+            "rejects": self.rejects,
+            "events": self.events,
+            "seconds": self.elapsed,
+        }
+        shock_move = self.start_price - (self.bid_after_shock if self.bid_after_shock is not None
+                                         else self.end_price)
+        out["price_amplification"] = ((self.start_price - self.end_price) / shock_move
+                                      if shock_move > 0 else None)
+        if not self.record_tape:
+            return out
+        tape = self.tape
+        exhaustion = metrics.depth_exhaustion(
+            tape, prices, qtys, self.start_price, distances=distances, fractions=fractions,
+            count=tape["seller"] != _cascade.OTHER_SELLER)
+        gaps = metrics.price_gaps(tape, self.start_price, self.path)
+        _, empty = metrics.sweep_gaps(tape[self.sell_mask()])
+        out.update({
+            "levels_emptied": exhaustion["levels_emptied"],
+            "max_gap_ticks": gaps["max_gap_ticks"],
+            "max_bid_gap_ticks": gaps.get("max_bid_gap_ticks", 0),
+            "max_spread_ticks": gaps.get("max_spread_ticks"),
+            "max_sweep_empty_levels": int(empty.max()) if len(empty) else 0,
+            "depth_consumed": exhaustion["fraction"],
+            "vwap_slippage_ticks": metrics.vwap_slippage(tape, self.start_price, self.sell_mask()),
+            "volume_at": {d: e["volume_at"] for d, e in exhaustion["by_distance"].items()},
+        })
+        return out
+
+    def __repr__(self):
+        return (f"<CascadeResult {len(self.orders)} forced orders, {len(self.tape)} fills, "
+                f"{self.start_price} -> {self.end_price}>")
