@@ -74,7 +74,7 @@ cdef class Book:
 
     cdef _allocate_grid(self, price_t base, int64_t span)
     cdef _regrid(self, price_t base, int64_t span)
-    cdef qty_t _call(self, oid_t id, int side, int kind, price_t price, qty_t qty,
+    cdef qty_t _call(self, oid_t id, int64_t side, int kind, price_t price, qty_t qty,
                      owner_t owner, uint8_t flags, Result* r) except -1
     cdef int _process(self, const Order* order, Result* result) except -1 nogil
     cdef void _take_off(self, idx_t node, qty_t qty) noexcept nogil

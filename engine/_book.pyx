@@ -12,6 +12,8 @@ from libc.stdint cimport int8_t, uint8_t, int32_t, uint32_t, int64_t, uint64_t, 
 import numpy as np
 cimport numpy as cnp
 cimport cython
+from cpython.long cimport PyLong_CheckExact, PyLong_AsLongLong
+from cpython.number cimport PyIndex_Check, PyNumber_Index
 
 from engine._types cimport price_t, qty_t, oid_t, owner_t, idx_t, side_t
 from engine._records import (
@@ -128,6 +130,23 @@ cdef inline int _bottom(uint64_t word) noexcept nogil:
     return engine_ctz64(word)
 
 
+cdef inline int64_t _as_int64(object value, str name) except? -1:
+    """`value` as an int64, raising TypeError for anything that is not an integer (a float
+    is refused, not truncated) and OverflowError for an integer out of range."""
+    if PyLong_CheckExact(value):
+        return PyLong_AsLongLong(value)
+    if not PyIndex_Check(value):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    return PyLong_AsLongLong(PyNumber_Index(value))
+
+
+cdef inline owner_t _as_owner(object value) except? -2:
+    cdef int64_t owner = _as_int64(value, "owner")
+    if owner < -1 or owner > 0x7FFFFFFF:
+        raise OverflowError(f"owner must be -1 or an account index below 2**31, got {owner}")
+    return <owner_t>owner
+
+
 def _check_band(lo, hi):
     """Raise ValueError unless [lo, hi] is a band the grid can hold (Python ints: no overflow)."""
     if lo > hi:
@@ -229,12 +248,14 @@ cdef class Book:
         If ``lo > hi`` or the band is wider than ``MAX_LEVELS`` ticks.
     """
 
-    def __cinit__(self, price_t lo, price_t hi, int64_t capacity=0):
+    def __cinit__(self, lo, hi, capacity=0):
         self.levels = NULL
         self.bits0 = self.bits1 = self.bits2 = NULL
         self.nodes = NULL
         self.slots = NULL
         self.fills = NULL
+        lo, hi = _as_int64(lo, "lo"), _as_int64(hi, "hi")
+        capacity = _as_int64(capacity, "capacity")
         _check_band(lo, hi)
         self.best_bid_idx = -1
         self.best_ask_idx = NO_ASK
@@ -841,7 +862,7 @@ cdef class Book:
             self.fills, self.fill_count, self.fill_capacity = pending, pending_count, pending_capacity
         return BatchResult(fills, results)
 
-    def execute(self, oid_t id, qty_t qty, owner_t owner=-1):
+    def execute(self, id, qty, owner=-1):
         """Trade `qty` lots of resting order `id` with a counterparty outside the book (an
         execution reported by a venue, as in a LOBSTER or ITCH feed).
 
@@ -850,7 +871,7 @@ cdef class Book:
         unknown id or ``qty <= 0``.
         """
         cdef Result r
-        self._call(id, 0, K_EXECUTE, 0, qty, owner, 0, &r)
+        self._call(_as_int64(id, "id"), 0, K_EXECUTE, 0, _as_int64(qty, "qty"), _as_owner(owner), 0, &r)
         return r.filled
 
     def take_fills(self):
@@ -891,8 +912,8 @@ cdef class Book:
 
     # ------------------------------------------------------------------ per-call path
 
-    cdef qty_t _call(self, oid_t id, int side, int kind, price_t price, qty_t qty,
-                            owner_t owner, uint8_t flags, Result* r) except -1:
+    cdef qty_t _call(self, oid_t id, int64_t side, int kind, price_t price, qty_t qty,
+                     owner_t owner, uint8_t flags, Result* r) except -1:
         cdef Order o
         o.id = id
         o.side = <side_t>side if -128 <= side <= 127 else 0
@@ -907,8 +928,7 @@ cdef class Book:
                                              band=self.band))
         return 0
 
-    def limit(self, oid_t id, int side, price_t price, qty_t qty, owner_t owner=-1,
-              bint queue_at_limit=False):
+    def limit(self, id, side, price, qty, owner=-1, bint queue_at_limit=False):
         """Send a limit order; what does not trade rests at `price` (good till cancelled).
 
         A limit priced through the band trades up to the band edge; the rest is
@@ -925,51 +945,56 @@ cdef class Book:
             If the order is rejected (the message gives the reason); nothing changes.
         """
         cdef Result r
-        self._call(id, side, K_LIMIT, price, qty, owner, F_QUEUE_AT_LIMIT if queue_at_limit else 0, &r)
+        self._call(_as_int64(id, "id"), _as_int64(side, "side"), K_LIMIT, _as_int64(price, "price"),
+                   _as_int64(qty, "qty"), _as_owner(owner), F_QUEUE_AT_LIMIT if queue_at_limit else 0,
+                   &r)
         return r.filled
 
-    def market(self, oid_t id, int side, qty_t qty, owner_t owner=-1, bint queue_at_limit=False):
+    def market(self, id, side, qty, owner=-1, bint queue_at_limit=False):
         """Send a market order: it trades up to the band edge; the rest is cancelled,
         or queued at the edge (limit-down for a sell) when `queue_at_limit` is true.
 
         Returns the lots filled; raises ValueError if rejected.
         """
         cdef Result r
-        self._call(id, side, K_MARKET, 0, qty, owner, F_QUEUE_AT_LIMIT if queue_at_limit else 0, &r)
+        self._call(_as_int64(id, "id"), _as_int64(side, "side"), K_MARKET, 0, _as_int64(qty, "qty"),
+                   _as_owner(owner), F_QUEUE_AT_LIMIT if queue_at_limit else 0, &r)
         return r.filled
 
-    def ioc(self, oid_t id, int side, price_t price, qty_t qty, owner_t owner=-1):
+    def ioc(self, id, side, price, qty, owner=-1):
         """Send an immediate-or-cancel order limited at `price` (and the band).
 
         Returns the lots filled; raises ValueError if rejected.
         """
         cdef Result r
-        self._call(id, side, K_IOC, price, qty, owner, 0, &r)
+        self._call(_as_int64(id, "id"), _as_int64(side, "side"), K_IOC, _as_int64(price, "price"),
+                   _as_int64(qty, "qty"), _as_owner(owner), 0, &r)
         return r.filled
 
-    def fok(self, oid_t id, int side, price_t price, qty_t qty, owner_t owner=-1):
+    def fok(self, id, side, price, qty, owner=-1):
         """Send a fill-or-kill order: it trades all of `qty` at or better than `price`, or nothing.
 
         Returns the lots filled (`qty` or 0); raises ValueError if rejected.
         """
         cdef Result r
-        self._call(id, side, K_FOK, price, qty, owner, 0, &r)
+        self._call(_as_int64(id, "id"), _as_int64(side, "side"), K_FOK, _as_int64(price, "price"),
+                   _as_int64(qty, "qty"), _as_owner(owner), 0, &r)
         return r.filled
 
-    def cancel(self, oid_t id):
+    def cancel(self, id):
         """Cancel a resting order.  Returns the lots it had; raises ValueError for an unknown id."""
         cdef Result r
-        self._call(id, 0, K_CANCEL, 0, 0, -1, 0, &r)
+        self._call(_as_int64(id, "id"), 0, K_CANCEL, 0, 0, -1, 0, &r)
         return r.cancelled
 
-    def reduce(self, oid_t id, qty_t qty):
+    def reduce(self, id, qty):
         """Take `qty` lots off a resting order, keeping its place in the queue.
 
         Taking off all it has (or more) cancels it.  Returns the lots left on the
         order; raises ValueError for an unknown id or ``qty <= 0``.
         """
         cdef Result r
-        self._call(id, 0, K_REDUCE, 0, qty, -1, 0, &r)
+        self._call(_as_int64(id, "id"), 0, K_REDUCE, 0, _as_int64(qty, "qty"), -1, 0, &r)
         return r.remaining
 
     # ------------------------------------------------------------------ queries
@@ -1056,7 +1081,7 @@ cdef class Book:
                 + (self.slot_mask + 1) * sizeof(uint32_t)
                 + self.fill_capacity * sizeof(Fill))
 
-    def set_band(self, price_t lo, price_t hi):
+    def set_band(self, lo, hi):
         """Move the band (for example to the next session's limits), keeping every resting
         order and its queue position.
 
@@ -1067,6 +1092,7 @@ cdef class Book:
             below `lo` (they could neither trade nor be traded through), or if the band
             and the resting orders together span more than ``MAX_LEVELS`` ticks.
         """
+        lo, hi = _as_int64(lo, "lo"), _as_int64(hi, "hi")
         _check_band(lo, hi)
         bid, ask = self.best_bid(), self.best_ask()
         if bid is not None and bid > hi:
@@ -1175,6 +1201,11 @@ cdef class Book:
                 raise ValueError(f"snapshot column {key!r} has {len(column)} rows, 'id' has {n}")
             if column.dtype.kind not in "iu":
                 raise TypeError(f"snapshot column {key!r} must be integer, got {column.dtype}")
+            # Values must survive the cast to ORDER_DTYPE unchanged (257 is no side).
+            limits = np.iinfo(ORDER_DTYPE.fields[key][0])
+            if n and (int(column.min()) < limits.min or int(column.max()) > limits.max):
+                raise ValueError(f"snapshot column {key!r} has values outside "
+                                 f"[{limits.min}, {limits.max}]")
         # Resting orders may lie outside the band after a band move: build over a band that
         # covers them, then move to the snapshot's band.
         prices_all = columns["price"]
