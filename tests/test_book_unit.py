@@ -1,0 +1,843 @@
+"""Unit tests of the order book: each order kind, each reject reason, bad input, band
+moves, snapshots and queries.
+
+Tests that take the `Book` fixture run twice, against engine.Book and against the
+pure-Python reference, so the reference is held to the same examples as the engine.
+"""
+import io
+import os
+import pickle
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+import engine
+import engine._book
+from engine import (
+    Book as EngineBook, BUY, SELL, LIMIT, MARKET, IOC, FOK, CANCEL, REDUCE, EXECUTE, QUEUE_AT_LIMIT,
+    ORDER_DTYPE, FILL_DTYPE, RESULT_DTYPE, Reject, make_orders,
+)
+from engine.reference import ReferenceBook
+from engine.testing.strategies import malformed_rows, order_streams, seeded_books, depth_profiles
+
+INT64_MIN, INT64_MAX = int(np.iinfo(np.int64).min), int(np.iinfo(np.int64).max)
+
+
+@pytest.fixture(params=[EngineBook, ReferenceBook], ids=["engine", "reference"])
+def Book(request):
+    return request.param
+
+
+def rows(*messages):
+    """ORDER_DTYPE rows from (kind, id, side, price, qty[, owner[, flags]]) tuples."""
+    orders = np.zeros(len(messages), dtype=ORDER_DTYPE)
+    for i, (kind, id, side, price, qty, *rest) in enumerate(messages):
+        owner = rest[0] if rest else -1
+        flags = rest[1] if len(rest) > 1 else 0
+        orders[i] = (id, price, qty, owner, side, kind, flags)
+    return orders
+
+
+def same_snapshot(a, b):
+    assert set(a) == set(b)
+    for key in a:
+        assert np.array_equal(a[key], b[key]), key
+        assert np.asarray(a[key]).dtype == np.asarray(b[key]).dtype, key
+
+
+def fills_of(book):
+    return [(int(f["taker_id"]), int(f["maker_id"]), int(f["price"]), int(f["qty"]))
+            for f in book.take_fills()]
+
+
+def checked(book):
+    if isinstance(book, EngineBook):
+        book.check_invariants()
+    return book
+
+
+# ---------------------------------------------------------------------- build
+
+def test_debug_build_when_expected():
+    if os.environ.get("ENGINE_EXPECT_DEBUG", "") in ("", "0"):
+        pytest.skip("ENGINE_EXPECT_DEBUG is not set")
+    assert engine._book.DEBUG_BUILD, f"{engine._book.__file__} is not the debug build"
+
+
+def test_core_does_not_import_hypothesis():
+    import subprocess
+    import sys
+    code = "import sys, engine, engine.reference; print('hypothesis' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_records_match_the_c_structs():
+    assert ORDER_DTYPE.itemsize == 32 and FILL_DTYPE.itemsize == 48 and RESULT_DTYPE.itemsize == 32
+    assert ORDER_DTYPE.isalignedstruct and FILL_DTYPE.isalignedstruct
+
+
+# ---------------------------------------------------------------------- order kinds
+
+def test_limit_rests_then_trades_at_the_makers_price(Book):
+    book = Book(90, 110)
+    assert book.limit(1, SELL, 101, 5, owner=7) == 0
+    assert book.limit(2, SELL, 100, 3, owner=8) == 0
+    assert book.limit(3, BUY, 99, 4) == 0
+    assert (book.best_bid(), book.best_ask(), len(book)) == (99, 100, 3)
+    # A buy at 105 sweeps 100 then part of 101, each at the maker's price, and the
+    # rest would rest at 105 but nothing is left.
+    assert book.limit(4, BUY, 105, 6, owner=9) == 6
+    assert fills_of(book) == [(4, 2, 100, 3), (4, 1, 101, 3)]
+    assert book.order(1) == (SELL, 101, 2, 7)
+    assert book.order(4) is None
+    checked(book)
+
+
+def test_limit_partial_fill_rests_the_rest_at_its_price(Book):
+    book = Book(90, 110)
+    book.limit(1, SELL, 100, 3)
+    result = book.submit(rows((LIMIT, 2, BUY, 102, 10)))
+    assert result.results.tolist() == [(3, 7, 0, 0)]
+    assert book.order(2) == (BUY, 102, 7, -1)
+    assert (book.best_bid(), book.best_ask()) == (102, None)
+    checked(book)
+
+
+def test_price_time_priority(Book):
+    book = Book(0, 100)
+    book.limit(1, BUY, 50, 1)
+    book.limit(2, BUY, 50, 2)
+    book.limit(3, BUY, 51, 3)
+    book.limit(4, BUY, 50, 4)
+    book.market(5, SELL, 8)
+    # Best price first, then time priority within the level.
+    assert fills_of(book) == [(5, 3, 51, 3), (5, 1, 50, 1), (5, 2, 50, 2), (5, 4, 50, 2)]
+    assert book.queue(50)[0].tolist() == [4]
+    checked(book)
+
+
+def test_market_trades_up_to_the_band_and_cancels_the_rest(Book):
+    book = Book(90, 110)
+    book.limit(1, SELL, 105, 2)
+    book.limit(2, SELL, 110, 2)
+    result = book.submit(rows((MARKET, 3, BUY, 0, 10)))
+    assert result.results.tolist() == [(4, 0, 6, 0)]
+    assert [f["price"] for f in result.fills] == [105, 110]
+    assert len(book) == 0
+    checked(book)
+
+
+def test_market_with_queue_at_limit_rests_at_the_band_edge(Book):
+    book = Book(90, 110)
+    book.limit(1, BUY, 95, 2)
+    result = book.submit(rows((MARKET, 2, SELL, 12345, 5, -1, QUEUE_AT_LIMIT),
+                              (MARKET, 3, BUY, -999, 4, -1, QUEUE_AT_LIMIT)))
+    # The sell fills 2 at 95 and queues 3 at limit-down (90); the buy then takes those
+    # 3 at 90 and queues its last lot at limit-up (110).
+    assert result.results.tolist() == [(2, 3, 0, 0), (3, 1, 0, 0)]
+    assert book.order(3) == (BUY, 110, 1, -1)
+    checked(book)
+
+
+def test_limit_priced_through_the_band_stops_at_the_edge(Book):
+    book = Book(90, 110)
+    book.limit(1, BUY, 92, 2)
+    # A sell limit priced below limit-down trades down to 90 only; without the flag the
+    # rest is cancelled, with it the rest queues at 90.
+    result = book.submit(rows((LIMIT, 3, SELL, 50, 5), (LIMIT, 4, BUY, 91, 1),
+                              (LIMIT, 5, SELL, 50, 5, -1, QUEUE_AT_LIMIT)))
+    assert result.results.tolist() == [(2, 0, 3, 0), (0, 1, 0, 0), (1, 4, 0, 0)]
+    assert book.order(5) == (SELL, 90, 4, -1)
+    # A buy limit priced above limit-up rests at 110 only with the flag.
+    result = book.submit(rows((LIMIT, 6, BUY, 500, 6), (LIMIT, 7, BUY, 500, 2, -1, QUEUE_AT_LIMIT)))
+    assert result.results.tolist() == [(4, 0, 2, 0), (0, 2, 0, 0)]
+    assert book.order(7) == (BUY, 110, 2, -1)
+    checked(book)
+
+
+def test_ioc_trades_what_it_can_and_cancels_the_rest(Book):
+    book = Book(0, 100)
+    book.limit(1, SELL, 50, 3)
+    book.limit(2, SELL, 52, 3)
+    result = book.submit(rows((IOC, 3, BUY, 51, 5, 4), (IOC, 4, BUY, 500, 5)))
+    assert result.results.tolist() == [(3, 0, 2, 0), (3, 0, 2, 0)]
+    assert len(book) == 0 and book.order(3) is None
+    checked(book)
+
+
+def test_ioc_and_fok_priced_beyond_the_band_on_the_passive_side_are_cancelled_whole(Book):
+    book = Book(90, 110)
+    book.limit(1, SELL, 90, 5)
+    result = book.submit(rows((IOC, 3, BUY, 89, 5), (FOK, 4, BUY, 80, 5),
+                              (IOC, 5, SELL, 111, 5), (FOK, 6, SELL, 200, 1)))
+    assert result.results.tolist() == [(0, 0, 5, 0)] * 3 + [(0, 0, 1, 0)]
+    assert len(result.fills) == 0 and book.order(1) == (SELL, 90, 5, -1)
+    checked(book)
+
+
+def test_fok_fills_all_or_nothing(Book):
+    book = Book(0, 100)
+    book.limit(1, SELL, 50, 3)
+    book.limit(2, SELL, 51, 3)
+    book.limit(3, SELL, 53, 3)
+    before = book.snapshot()
+    result = book.submit(rows((FOK, 4, BUY, 51, 7), (FOK, 5, BUY, 52, 7)))
+    assert result.results.tolist() == [(0, 0, 7, 0), (0, 0, 7, 0)]
+    assert len(result.fills) == 0
+    same_snapshot(book.snapshot(), before)
+    # Exactly what is there at or better than the limit: all of it trades.
+    assert book.fok(6, BUY, 51, 6) == 6
+    assert fills_of(book) == [(6, 1, 50, 3), (6, 2, 51, 3)]
+    assert book.fok(7, BUY, 53, 4) == 0
+    checked(book)
+
+
+def test_fok_counts_only_volume_inside_the_band(Book):
+    book = Book(0, 100)
+    book.limit(1, SELL, 90, 3)
+    book.limit(2, SELL, 100, 3)
+    book.set_band(0, 95)                # the ask at 100 is now above limit-up
+    assert book.fok(3, BUY, 100, 6) == 0
+    assert book.fok(4, BUY, 100, 3) == 3
+    assert book.market(5, BUY, 5) == 0  # never trades outside the band
+    assert book.order(2) == (SELL, 100, 3, -1)
+    checked(book)
+
+
+def test_cancel_and_reduce(Book):
+    book = Book(0, 100)
+    for id in (1, 2, 3):
+        book.limit(id, BUY, 40, 10, owner=id)
+    assert book.reduce(1, 4) == 6           # keeps its place at the head
+    assert book.queue(40)[0].tolist() == [1, 2, 3]
+    assert book.queue(40)[1].tolist() == [6, 10, 10]
+    assert book.cancel(2) == 10
+    result = book.submit(rows((REDUCE, 3, 0, 0, 10), (REDUCE, 1, 0, 0, 1), (CANCEL, 1, 0, 0, 0)))
+    # Taking off all it has (or more) cancels the order.
+    assert result.results.tolist() == [(0, 0, 10, 0), (0, 5, 1, 0), (0, 0, 5, 0)]
+    assert len(book) == 0 and book.best_bid() is None
+    assert book.volume(BUY) == 0
+    checked(book)
+
+
+def test_reduce_keeps_time_priority(Book):
+    book = Book(0, 100)
+    book.limit(1, SELL, 60, 5)
+    book.limit(2, SELL, 60, 5)
+    book.reduce(1, 3)
+    assert book.market(3, BUY, 3) == 3
+    assert fills_of(book) == [(3, 1, 60, 2), (3, 2, 60, 1)]
+
+
+def test_execute_trades_a_resting_order_with_the_outside(Book):
+    book = Book(0, 100)
+    book.limit(1, SELL, 60, 5, owner=3)
+    book.limit(2, SELL, 60, 5, owner=4)
+    book.limit(3, BUY, 40, 2, owner=5)
+    assert book.execute(2, 3, owner=9) == 3         # keeps its place behind order 1
+    assert book.queue(60)[0].tolist() == [1, 2] and book.order(2) == (SELL, 60, 2, 4)
+    assert book.take_fills().tolist() == [(-1, 2, 60, 3, 9, 4, BUY)]
+    result = book.submit(rows((EXECUTE, 3, 0, 0, 10, 8), (EXECUTE, 1, SELL, 0, 5)))
+    # Executing all an order has (or more) removes it; the fill is at the order's price.
+    assert result.results.tolist() == [(2, 0, 0, 0), (5, 0, 0, 0)]
+    assert result.fills.tolist() == [(-1, 3, 40, 2, 8, 5, SELL), (-1, 1, 60, 5, -1, 3, BUY)]
+    assert len(book) == 1 and book.best_bid() is None and book.volume(SELL) == 2
+    checked(book)
+
+
+def test_accounting_every_accepted_order(Book):
+    book = Book(0, 100)
+    orders = rows((LIMIT, 1, SELL, 50, 5), (LIMIT, 2, BUY, 60, 8), (MARKET, 3, SELL, 0, 20),
+                  (IOC, 4, SELL, 10, 3), (FOK, 5, BUY, 60, 1), (LIMIT, 6, BUY, 0, 4),
+                  (MARKET, 7, SELL, 0, 9, -1, QUEUE_AT_LIMIT))
+    result = book.submit(orders)
+    assert not result.reject.any()
+    assert np.array_equal(orders["qty"], result.filled + result.remaining + result.cancelled)
+    assert result.results.tolist() == [(0, 5, 0, 0), (5, 3, 0, 0), (3, 0, 17, 0), (0, 0, 3, 0),
+                                       (0, 0, 1, 0), (0, 4, 0, 0), (4, 5, 0, 0)]
+    # Every lot a taker got, a maker gave: the fills add up to the takers' filled lots.
+    assert result.fills["qty"].sum() == result.filled.sum() == 12
+    for i, id in enumerate(orders["id"]):
+        assert result.fills["qty"][result.fills["taker_id"] == id].sum() == result.filled[i]
+
+
+# ---------------------------------------------------------------------- rejects
+
+REJECT_CASES = [
+    # (message, expected reason); the book holds a bid 1 @ 40 and an ask 2 @ 60, band [0, 100].
+    ((0, 9, BUY, 50, 1), Reject.BAD_KIND),
+    ((8, 9, BUY, 50, 1), Reject.BAD_KIND),
+    ((-1, 1, BUY, 50, 1, -1, 255), Reject.BAD_KIND),    # BAD_KIND comes before BAD_FLAGS
+    ((LIMIT, 9, BUY, 50, 1, -1, 2), Reject.BAD_FLAGS),
+    ((CANCEL, 1, 0, 0, 0, -1, 128), Reject.BAD_FLAGS),
+    ((CANCEL, 9, 0, 0, 0), Reject.UNKNOWN_ID),
+    ((REDUCE, 9, 0, 0, 1), Reject.UNKNOWN_ID),
+    ((REDUCE, 1, 0, 0, 0), Reject.BAD_QTY),
+    ((REDUCE, 9, 0, 0, -5), Reject.BAD_QTY),            # BAD_QTY comes before UNKNOWN_ID
+    ((EXECUTE, 9, 0, 0, 1), Reject.UNKNOWN_ID),
+    ((EXECUTE, 2, 0, 0, 0), Reject.BAD_QTY),
+    ((EXECUTE, 9, 0, 0, -1), Reject.BAD_QTY),
+    ((EXECUTE, 2, 0, 0, 1, -1, 2), Reject.BAD_FLAGS),
+    ((LIMIT, 9, 0, 50, 1), Reject.BAD_SIDE),
+    ((MARKET, 9, 2, 0, 0), Reject.BAD_SIDE),            # BAD_SIDE comes before BAD_QTY
+    ((LIMIT, 9, BUY, 50, 0), Reject.BAD_QTY),
+    ((IOC, 9, SELL, 50, -1), Reject.BAD_QTY),
+    ((LIMIT, 9, BUY, -1, 0), Reject.BAD_QTY),           # BAD_QTY before PRICE_OUT_OF_BAND
+    ((LIMIT, 9, BUY, -1, 1), Reject.PRICE_OUT_OF_BAND),
+    ((LIMIT, 9, SELL, 101, 1), Reject.PRICE_OUT_OF_BAND),
+    ((LIMIT, 1, SELL, 101, 1), Reject.PRICE_OUT_OF_BAND),  # before DUPLICATE_ID
+    ((LIMIT, 1, BUY, 50, 1), Reject.DUPLICATE_ID),
+    ((MARKET, 2, SELL, 0, 1), Reject.DUPLICATE_ID),
+    ((FOK, 2, BUY, 60, 2), Reject.DUPLICATE_ID),
+]
+
+
+def _two_sided(Book):
+    book = Book(0, 100)
+    book.limit(1, BUY, 40, 5, owner=3)
+    book.limit(2, SELL, 60, 5, owner=4)
+    return book
+
+
+@pytest.mark.parametrize("message, reason", REJECT_CASES,
+                         ids=[f"{r.name}-{i}" for i, (_, r) in enumerate(REJECT_CASES)])
+def test_batch_reject_changes_nothing(Book, message, reason):
+    book = _two_sided(Book)
+    before = book.snapshot()
+    result = book.submit(rows(message))
+    assert result.results.tolist() == [(0, 0, 0, int(reason))]
+    assert len(result.fills) == 0
+    same_snapshot(book.snapshot(), before)
+    checked(book)
+
+
+PER_CALL_REJECTS = [
+    ("limit", (9, BUY, 50, 0), Reject.BAD_QTY),
+    ("limit", (9, 0, 50, 1), Reject.BAD_SIDE),
+    ("limit", (9, 300, 50, 1), Reject.BAD_SIDE),        # does not wrap into int8
+    ("limit", (9, BUY, -5, 1), Reject.PRICE_OUT_OF_BAND),
+    ("limit", (1, BUY, 50, 1), Reject.DUPLICATE_ID),
+    ("market", (2, BUY, 1), Reject.DUPLICATE_ID),
+    ("market", (9, SELL, -3), Reject.BAD_QTY),
+    ("ioc", (9, 5, 50, 1), Reject.BAD_SIDE),
+    ("fok", (9, BUY, 50, 0), Reject.BAD_QTY),
+    ("cancel", (9,), Reject.UNKNOWN_ID),
+    ("reduce", (9, 1), Reject.UNKNOWN_ID),
+    ("reduce", (1, 0), Reject.BAD_QTY),
+    ("execute", (9, 1), Reject.UNKNOWN_ID),
+    ("execute", (1, 0), Reject.BAD_QTY),
+]
+
+
+@pytest.mark.parametrize("method, args, reason", PER_CALL_REJECTS,
+                         ids=[f"{m}-{r.name}" for m, _, r in PER_CALL_REJECTS])
+def test_per_call_reject_raises_and_changes_nothing(Book, method, args, reason):
+    book = _two_sided(Book)
+    book.limit(3, SELL, 61, 1)
+    book.market(4, BUY, 1)                  # one pending fill
+    before = book.snapshot()
+    with pytest.raises(ValueError, match=reason.name):
+        getattr(book, method)(*args)
+    same_snapshot(book.snapshot(), before)
+    assert book.pending_fills == 1
+    checked(book)
+
+
+def test_per_call_refuses_floats(Book):
+    # A price in ticks is never rounded silently (limit(1, BUY, 5.7, 1) once rested at 5).
+    book = Book(0, 100)
+    book.limit(1, BUY, 5, 3)
+    before = book.snapshot()
+    for method, args in [("limit", (2, BUY, 5.7, 1)), ("limit", (2.0, BUY, 5, 1)),
+                         ("ioc", (2, SELL, 5, 1.5)), ("reduce", (1, 1.5)), ("cancel", (1.0,)),
+                         ("market", (2, SELL, np.float64(2.0)))]:
+        with pytest.raises(TypeError):
+            getattr(book, method)(*args)
+        same_snapshot(book.snapshot(), before)
+    with pytest.raises(TypeError):
+        book.set_band(0, 99.5)
+    with pytest.raises(TypeError):
+        Book(0.5, 10)
+
+
+def test_per_call_accepts_numpy_integers(Book):
+    book = Book(np.int64(0), np.int32(100))
+    assert book.limit(np.int64(1), np.int8(BUY), np.int64(50), np.int16(3), owner=np.int32(2)) == 0
+    assert book.order(1) == (BUY, 50, 3, 2)
+    assert book.reduce(np.uint8(1), np.int64(1)) == 2
+
+
+@given(data=st.data())
+def test_malformed_rows_are_rejected_with_their_code(data):
+    lo, hi = data.draw(st.sampled_from([(0, 100), (-50, -10), (10**12, 10**12 + 5)]))
+    seed = data.draw(seeded_books(lo, hi, depth_profiles(max_levels=3, max_lots=5)))
+    for Book in (EngineBook, ReferenceBook):
+        book = Book(lo, hi)
+        book.submit(seed)
+        row, reason = data.draw(malformed_rows(lo, hi, live_ids=seed["id"]))
+        before = book.snapshot()
+        result = book.submit(row)
+        assert result.reject[0] == reason, (row, reason)
+        assert result.results.tolist() == [(0, 0, 0, int(reason))]
+        same_snapshot(book.snapshot(), before)
+
+
+# ---------------------------------------------------------------------- bad input
+
+def test_submit_rejects_what_is_not_an_order_array(Book):
+    book = Book(0, 100)
+    with pytest.raises(TypeError, match="numpy array"):
+        book.submit([(1, 50, 1, -1, 1, 1, 0)])
+    with pytest.raises(ValueError, match="one-dimensional"):
+        book.submit(np.zeros((2, 2), dtype=ORDER_DTYPE))
+    with pytest.raises(TypeError, match="structured"):
+        book.submit(np.zeros(3, dtype=np.int64))
+    with pytest.raises(ValueError, match="'kind'"):
+        book.submit(np.zeros(2, dtype=[("id", "i8"), ("side", "i1"), ("qty", "i8")]))
+    with pytest.raises(TypeError, match="'price'"):
+        book.submit(np.zeros(2, dtype=[("id", "i8"), ("side", "i1"), ("kind", "i1"),
+                                       ("qty", "i8"), ("price", "f8")]))
+    bad_side = np.zeros(1, dtype=[("id", "i8"), ("side", "i8"), ("kind", "i1"), ("qty", "i8")])
+    bad_side["side"] = 1000
+    with pytest.raises(ValueError, match="'side'"):
+        book.submit(bad_side)
+    big_id = np.zeros(1, dtype=[("id", "u8"), ("side", "i1"), ("kind", "i1"), ("qty", "i8")])
+    big_id["id"] = 2**63
+    with pytest.raises(ValueError, match="'id'"):
+        book.submit(big_id)
+    assert len(book) == 0
+
+
+def test_submit_converts_a_compatible_structured_array(Book):
+    book = Book(0, 100)
+    loose = np.zeros(2, dtype=[("kind", "i4"), ("qty", "i4"), ("id", "i4"), ("side", "i2"),
+                               ("price", "i4")])
+    loose[0] = (LIMIT, 5, 1, BUY, 40)
+    loose[1] = (LIMIT, 2, 2, SELL, 40)
+    result = book.submit(loose)
+    assert result.results.tolist() == [(0, 5, 0, 0), (2, 0, 0, 0)]
+    # A missing owner column means no owner (-1).
+    assert result.fills["maker_owner"].tolist() == [-1]
+    assert book.order(1) == (BUY, 40, 3, -1)
+    # Non-contiguous ORDER_DTYPE input.
+    orders = rows((LIMIT, 3, BUY, 41, 1), (LIMIT, 99, BUY, 41, 1), (LIMIT, 4, BUY, 42, 1))
+    assert book.submit(orders[::2]).results.tolist() == [(0, 1, 0, 0)] * 2
+    assert book.best_bid() == 42
+
+
+def test_empty_batch(Book):
+    book = Book(0, 10)
+    result = book.submit(np.zeros(0, dtype=ORDER_DTYPE))
+    assert len(result) == 0 and result.fills.dtype == FILL_DTYPE
+    assert result.results.dtype == RESULT_DTYPE
+
+
+def test_bad_bands(Book):
+    with pytest.raises(ValueError):
+        Book(10, 9)
+    with pytest.raises(ValueError):
+        Book(0, engine.MAX_LEVELS)
+    book = Book(0, 100)
+    book.limit(1, BUY, 40, 1)
+    book.limit(2, SELL, 60, 1)
+    before = book.snapshot()
+    for lo, hi in [(50, 49), (0, 39), (61, 100), (41, 59 + engine.MAX_LEVELS)]:
+        with pytest.raises(ValueError):
+            book.set_band(lo, hi)
+        same_snapshot(book.snapshot(), before)
+    book.set_band(40, 60)               # the touch may sit on the band edges
+    assert book.band == (40, 60)
+
+
+def test_bands_near_the_price_limits(Book):
+    limit = 2**62
+    with pytest.raises(ValueError):
+        Book(-limit - 1, -limit + 5)
+    with pytest.raises(ValueError):
+        Book(limit - 5, limit + 1)
+    book = Book(limit - 10, limit)
+    book.limit(1, SELL, limit, 3)
+    book.limit(2, BUY, limit - 10, 3)
+    assert book.market(3, BUY, 5, queue_at_limit=True) == 3
+    assert book.order(3) == (BUY, limit, 2, -1)
+    with pytest.raises(ValueError):
+        book.set_band(limit - 5, limit + 5)
+    low = Book(-limit, -limit + 10)
+    low.limit(1, BUY, -limit, 4)
+    assert low.market(2, SELL, 10) == 4 and low.best_bid() is None
+    checked(book)
+    checked(low)
+
+
+def test_query_arguments(Book):
+    book = Book(0, 10)
+    with pytest.raises(ValueError):
+        book.volume(0)
+    with pytest.raises(ValueError):
+        book.depth(2, 1)
+    with pytest.raises(ValueError):
+        book.depth(BUY, -1)
+
+
+# ---------------------------------------------------------------------- limit-down queue
+
+def test_limit_down_queue(Book):
+    """Forced market sells hit the bids down to limit-down, then queue there in arrival
+    order; buyers at limit-down then take them first come, first served."""
+    book = Book(90, 110)
+    book.limit(1, BUY, 95, 5, owner=0)
+    book.limit(2, BUY, 92, 5, owner=0)
+    sells = rows(*[(MARKET, 10 + k, SELL, 0, 4, 10 + k, QUEUE_AT_LIMIT) for k in range(5)])
+    result = book.submit(sells)
+    assert result.filled.tolist() == [4, 4, 2, 0, 0]
+    assert result.remaining.tolist() == [0, 0, 2, 4, 4]
+    assert book.best_bid() is None and book.best_ask() == 90
+    ids, qtys, owners = book.queue(90)
+    assert ids.tolist() == [12, 13, 14] and qtys.tolist() == [2, 4, 4]
+    assert owners.tolist() == [12, 13, 14]
+    # A sell without the flag is cancelled at the floor rather than queued.
+    assert book.submit(rows((MARKET, 20, SELL, 0, 3))).results.tolist() == [(0, 0, 3, 0)]
+    assert book.limit(21, BUY, 90, 5, owner=1) == 5
+    assert [(int(f["maker_id"]), int(f["qty"]), int(f["maker_owner"])) for f in book.take_fills()] \
+        == [(12, 2, 12), (13, 3, 13)]
+    assert book.queue(90)[0].tolist() == [13, 14]
+    checked(book)
+
+
+# ---------------------------------------------------------------------- band moves
+
+def test_band_move_keeps_orders_and_queue_positions(Book):
+    book = Book(90, 110)
+    for id, side, price in [(1, BUY, 95), (2, BUY, 95), (3, BUY, 90), (4, SELL, 105),
+                            (5, SELL, 105), (6, SELL, 110)]:
+        book.limit(id, side, price, id, owner=id)
+    before = book.snapshot()
+    book.set_band(93, 107)      # bid 3 and ask 6 are now outside the band; they stay
+    assert book.band == (93, 107)
+    after = book.snapshot()
+    for key in ("id", "side", "price", "qty", "owner"):
+        assert np.array_equal(before[key], after[key])
+    assert book.queue(95)[0].tolist() == [1, 2]
+    # Marketable orders still never trade outside the band.
+    assert book.market(7, BUY, 100) == 9
+    assert book.order(6) == (SELL, 110, 6, 6)
+    assert book.market(8, SELL, 100) == 3
+    assert book.order(3) == (BUY, 90, 3, 3)
+    # New limits outside the band on their passive side are rejected.
+    with pytest.raises(ValueError, match="PRICE_OUT_OF_BAND"):
+        book.limit(9, BUY, 92, 1)
+    checked(book)
+
+
+def test_far_band_move_regrids_and_keeps_orders():
+    book = EngineBook(0, 100)
+    for id in range(20):
+        book.limit(id, BUY if id % 2 else SELL, 45 - id if id % 2 else 55 + id, id + 1, owner=id)
+    book.limit(100, BUY, 30, 7)
+    book.limit(101, BUY, 30, 8)
+    with pytest.raises(ValueError, match="best ask"):
+        book.set_band(2_000_000, 2_000_100)         # the asks would sit below limit-down
+    book.submit(rows(*[(CANCEL, id, 0, 0, 0) for id in range(0, 20, 2)]))
+    before = book.snapshot()
+    nbytes = book.nbytes
+    book.set_band(2_000_000, 2_000_100)             # the bids stay, far below the band
+    book.check_invariants()
+    assert book.nbytes > nbytes                     # a grid that holds the band and the bids
+    for key in ("id", "side", "price", "qty", "owner"):
+        assert np.array_equal(before[key], book.snapshot()[key])
+    assert book.queue(30)[0].tolist() == [15, 100, 101]
+    assert book.best_bid() == 44
+    assert book.market(200, SELL, 10**6) == 0       # limit-down is far above every bid
+    book.limit(201, SELL, 2_000_050, 3, owner=5)
+    with pytest.raises(ValueError, match="best bid"):
+        book.set_band(-3_000_000, -2_999_900)       # the bids would sit above limit-up
+    book.set_band(0, 100)                           # the ask stays, far above the band
+    book.check_invariants()
+    assert book.market(202, BUY, 5) == 0
+    assert book.market(203, SELL, 1) == 1
+    assert book.order(201) == (SELL, 2_000_050, 3, 5)
+    assert book.band == (0, 100) and len(book) == 13
+    book.check_invariants()
+
+
+@pytest.mark.parametrize("Book", [EngineBook, ReferenceBook], ids=["engine", "reference"])
+def test_band_move_too_wide_for_the_grid(Book):
+    book = Book(0, 100)
+    book.limit(1, BUY, 50, 1)
+    with pytest.raises(ValueError):
+        book.set_band(engine.MAX_LEVELS + 50, engine.MAX_LEVELS + 60)
+    assert book.band == (0, 100) and book.order(1) == (BUY, 50, 1, -1)
+
+
+# ---------------------------------------------------------------------- snapshots
+
+def test_snapshot_round_trip_with_savez(Book, tmp_path):
+    book = Book(0, 100)
+    for id, (side, price, qty) in enumerate([(BUY, 40, 3), (BUY, 40, 1), (BUY, 38, 2),
+                                             (SELL, 60, 5), (SELL, 60, 1), (SELL, 70, 9)]):
+        book.limit(id * 1000 - 2500, side, price, qty, owner=id)
+    book.reduce(-2500, 1)
+    snap = book.snapshot()
+    assert snap["id"].tolist() == [-2500, -1500, -500, 500, 1500, 2500]
+    assert snap["price"].tolist() == [40, 40, 38, 60, 60, 70]
+    path = tmp_path / "book.npz"
+    np.savez(path, **snap)
+    with np.load(path) as stored:
+        restored = Book.from_snapshot(stored)
+    same_snapshot(restored.snapshot(), snap)
+    assert restored.band == book.band
+    checked(restored)
+    # The restored book behaves the same.
+    assert restored.market(99, SELL, 3) == book.market(99, SELL, 3) == 3
+    same_snapshot(restored.snapshot(), book.snapshot())
+    assert np.array_equal(restored.take_fills(), book.take_fills())
+
+
+def test_snapshot_keeps_orders_outside_band(Book):
+    book = Book(0, 100)
+    book.limit(1, BUY, 5, 10)
+    book.limit(2, SELL, 95, 10)
+    book.set_band(10, 90)
+    for restored in (Book.from_snapshot(book.snapshot()), pickle.loads(pickle.dumps(book))):
+        same_snapshot(restored.snapshot(), book.snapshot())
+        assert restored.band == (10, 90)
+        checked(restored)
+
+
+def test_pickle(Book):
+    book = Book(0, 100)
+    book.limit(1, BUY, 40, 5, owner=2)
+    book.limit(2, BUY, 40, 6, owner=3)
+    restored = pickle.loads(pickle.dumps(book))
+    same_snapshot(restored.snapshot(), book.snapshot())
+    assert type(restored) is Book
+
+
+def test_from_snapshot_refuses_bad_snapshots(Book):
+    good = Book(0, 100)
+    good.limit(1, BUY, 40, 5)
+    good.limit(2, SELL, 60, 5)
+    snap = good.snapshot()
+
+    def spoiled(**changes):
+        s = {k: np.array(v) for k, v in snap.items()}
+        s.update(changes)
+        return s
+
+    for bad in [spoiled(side=np.array([BUY, 3], np.int8)),
+                spoiled(qty=np.array([5, 0])),
+                spoiled(id=np.array([1, 1])),
+                spoiled(price=np.array([60, 60])),              # crossed
+                spoiled(price=np.array([40, 40]), side=np.array([BUY, SELL], np.int8)),
+                spoiled(band=np.array([0, 30])),                # a bid above limit-up
+                spoiled(qty=np.array([5]))]:
+        with pytest.raises(ValueError):
+            Book.from_snapshot(bad)
+    with pytest.raises(ValueError, match="'owner'"):
+        Book.from_snapshot({k: v for k, v in snap.items() if k != "owner"})
+    with pytest.raises(TypeError):
+        Book.from_snapshot(spoiled(price=np.array([40.0, 60.0])))
+
+
+@pytest.mark.parametrize("column, values", [
+    ("side", np.array([257, -1])),
+    ("owner", np.array([2**32 + 3, -1])),
+    ("id", np.array([2**64 - 1, 2], dtype=np.uint64)),
+], ids=["side", "owner", "id"])
+def test_from_snapshot_refuses_values_that_do_not_fit(Book, column, values):
+    # Unchecked casts once made side=257 a BUY, owner=2**32+3 owner 3 and id=2**64-1 id -1.
+    snap = {"band": np.array([0, 100]), "id": np.array([1, 2]), "side": np.array([BUY, SELL]),
+            "price": np.array([40, 60]), "qty": np.array([5, 5]), "owner": np.array([-1, -1])}
+    snap[column] = values
+    with pytest.raises(ValueError, match=column):
+        Book.from_snapshot(snap)
+
+
+# ---------------------------------------------------------------------- fills
+
+def test_take_fills_drains(Book):
+    book = Book(0, 100)
+    assert book.take_fills().dtype == FILL_DTYPE and book.pending_fills == 0
+    book.limit(1, SELL, 50, 2, owner=5)
+    book.limit(2, SELL, 51, 2, owner=6)
+    book.market(3, BUY, 1, owner=7)
+    # A batch keeps its fills to itself: they do not go to the per-call buffer.
+    result = book.submit(rows((MARKET, 4, BUY, 0, 2, 8)))
+    assert [(int(f["taker_id"]), int(f["maker_id"])) for f in result.fills] == [(4, 1), (4, 2)]
+    book.market(5, BUY, 1, owner=9)
+    assert book.pending_fills == 2
+    fills = book.take_fills()
+    assert fills.dtype == FILL_DTYPE
+    assert fills.tolist() == [(3, 1, 50, 1, 7, 5, BUY), (5, 2, 51, 1, 9, 6, BUY)]
+    assert len(book.take_fills()) == 0 and book.pending_fills == 0
+    # Arrays handed out stay valid while the book goes on.
+    for id in range(10, 200):
+        book.limit(id, SELL, 60, 1)
+    book.market(300, BUY, 190)
+    assert fills.tolist() == [(3, 1, 50, 1, 7, 5, BUY), (5, 2, 51, 1, 9, 6, BUY)]
+    assert len(book.take_fills()) == 190
+
+
+def test_owner_routing_in_fills(Book):
+    book = Book(0, 100)
+    book.limit(1, BUY, 50, 3, owner=11)
+    book.limit(2, BUY, 49, 3, owner=12)
+    book.limit(3, BUY, 49, 3)                   # no owner
+    result = book.submit(rows((MARKET, 4, SELL, 0, 8, 2**31 - 1)))
+    fills = result.fills
+    assert fills["maker_owner"].tolist() == [11, 12, -1]
+    assert fills["taker_owner"].tolist() == [2**31 - 1] * 3
+    assert fills["taker_side"].tolist() == [SELL] * 3
+    assert fills["qty"].tolist() == [3, 3, 2]
+    # Lots each owner sold or bought add up.
+    bought = {int(o): int(fills["qty"][fills["maker_owner"] == o].sum())
+              for o in np.unique(fills["maker_owner"])}
+    assert bought == {-1: 2, 11: 3, 12: 3}
+
+
+# ---------------------------------------------------------------------- queries
+
+def test_queries(Book):
+    book = Book(0, 100)
+    assert (book.best_bid(), book.best_ask(), len(book)) == (None, None, 0)
+    assert [a.tolist() for a in book.depth(BUY, 5)] == [[], []]
+    for id, side, price, qty in [(1, BUY, 40, 3), (2, BUY, 40, 4), (3, BUY, 35, 1),
+                                 (4, SELL, 60, 2), (5, SELL, 65, 5), (6, SELL, 61, 1)]:
+        book.limit(id, side, price, qty, owner=id * 10)
+    prices, qtys = book.depth(BUY, 5)
+    assert prices.dtype == np.int64 and qtys.dtype == np.int64
+    assert (prices.tolist(), qtys.tolist()) == ([40, 35], [7, 1])
+    assert [a.tolist() for a in book.depth(SELL, 2)] == [[60, 61], [2, 1]]
+    assert [a.tolist() for a in book.depth(SELL, 0)] == [[], []]
+    assert (book.volume(BUY), book.volume(SELL)) == (8, 8)
+    assert book.order(2) == (BUY, 40, 4, 20) and book.order(4) == (SELL, 60, 2, 40)
+    assert book.order(7) is None
+    ids, qtys, owners = book.queue(40)
+    assert (ids.dtype, qtys.dtype, owners.dtype) == (np.int64, np.int64, np.int32)
+    assert (ids.tolist(), qtys.tolist(), owners.tolist()) == ([1, 2], [3, 4], [10, 20])
+    for price in (50, -10**15, 10**15):
+        assert [a.tolist() for a in book.queue(price)] == [[], [], []]
+    assert len(book) == 6 and book.band == (0, 100)
+
+
+def test_sweep_across_many_empty_levels():
+    """A deep level at the touch and a few far-apart levels on a grid of a million
+    ticks: each sweep must find the next price across every tier of the bitmap."""
+    hi = 1_000_000
+    for Book in (EngineBook, ReferenceBook):
+        book = Book(0, hi)
+        prices = [hi - 1, hi - 64, hi - 4097, 700_001, 262_143, 262_144 - 64 * 64, 4095, 64, 63, 0]
+        next_id = 0
+        for price in prices:
+            for _ in range(50 if price == hi - 1 else 2):
+                book.limit(next_id, BUY, price, 1)
+                next_id += 1
+        book.limit(next_id, SELL, hi, 1)
+        seen = []
+        while book.best_bid() is not None:
+            seen.append(book.best_bid())
+            depth = int(book.depth(BUY, 1)[1][0])
+            assert book.market(10**6 + len(seen), SELL, depth) == depth
+            checked(book)
+        assert seen == prices
+        # And upwards: asks from the bottom of the grid to the top.
+        for id, price in enumerate(reversed(prices)):
+            book.limit(2 * 10**6 + id, SELL, price + 1, 1)
+        seen = []
+        while book.best_ask() is not None:
+            seen.append(book.best_ask())
+            book.market(3 * 10**6 + len(seen), BUY, 1)
+            checked(book)
+        assert seen == [p + 1 for p in reversed(prices)] + [hi]
+
+
+def test_large_and_negative_ids(Book):
+    book = Book(-100, 100)
+    ids = [INT64_MIN, INT64_MIN + 1, -1, 0, 1, 2**62, INT64_MAX - 1, INT64_MAX] + [
+        k << 54 for k in range(-8, 8)]                  # same low bits, different high bits
+    ids = list(dict.fromkeys(ids))
+    for k, id in enumerate(ids):
+        book.limit(id, BUY if k % 2 else SELL, -1 - k if k % 2 else 1 + k, k + 1, owner=k)
+    for k, id in enumerate(ids):
+        assert book.order(id)[2:] == (k + 1, k)
+    with pytest.raises(ValueError, match="DUPLICATE_ID"):
+        book.limit(INT64_MAX, BUY, -50, 1)
+    assert book.cancel(INT64_MIN) == 1
+    assert book.reduce(INT64_MAX, 1) > 0
+    for id in ids[1::3]:
+        book.cancel(id)
+    live = [id for i, id in enumerate(ids) if i % 3 != 1 and id != INT64_MIN]
+    assert sorted(book.snapshot()["id"].tolist()) == sorted(live)
+    assert all(book.order(id) is not None for id in live)
+    fills = book.submit(rows((MARKET, INT64_MIN, BUY, 0, 10**9))).fills
+    assert INT64_MIN in fills["taker_id"].tolist()
+    checked(book)
+
+
+def test_many_orders_grow_the_book_and_cancel_in_any_order():
+    rng = np.random.default_rng(7)
+    book = EngineBook(0, 2000)
+    ref = ReferenceBook(0, 2000)
+    n = 5000
+    ids = rng.permutation(np.unique(rng.integers(-(2**62), 2**62, 2 * n))[:n])
+    prices = rng.integers(0, 1000, n)
+    orders = make_orders(id=ids, side=BUY, kind=LIMIT, price=prices, qty=rng.integers(1, 9, n))
+    for b in (book, ref):
+        assert not b.submit(orders).reject.any()
+    book.check_invariants()
+    cancels = make_orders(id=rng.permutation(ids)[: n - 100], kind=CANCEL)
+    result = book.submit(cancels)
+    assert np.array_equal(result.results, ref.submit(cancels).results)
+    book.check_invariants()
+    same_snapshot(book.snapshot(), ref.snapshot())
+    assert len(book) == 100
+
+
+# ---------------------------------------------------------------------- strategies
+
+@given(data=st.data())
+def test_order_streams_are_accepted_row_by_row(data):
+    lo, hi = data.draw(st.sampled_from([(0, 40), (-1000, 1000), (5, 5)]))
+    seed = data.draw(seeded_books(lo, hi, depth_profiles(max_levels=4, max_lots=6))) \
+        if hi > lo else None
+    stream = data.draw(order_streams(lo, hi, max_size=30, after=seed))
+    assert stream.dtype == ORDER_DTYPE
+    book, ref = EngineBook(lo, hi), ReferenceBook(lo, hi)
+    if seed is not None:
+        book.submit(seed)
+        ref.submit(seed)
+    result = book.submit(stream)
+    assert not result.reject.any()
+    assert np.array_equal(result.results, ref.submit(stream).results)
+    book.check_invariants()
+
+
+@given(book=seeded_books(0, 100, [5, 4, 3], returns="book", max_orders_per_level=2))
+def test_seeded_books_follow_the_profile(book):
+    assert isinstance(book, EngineBook)
+    bids, asks = book.depth(BUY, 10), book.depth(SELL, 10)
+    assert bids[1].tolist() == [5, 4, 3][: len(bids[1])]
+    assert asks[1].tolist() == [5, 4, 3][: len(asks[1])]
+    assert book.best_bid() < book.best_ask()
+    book.check_invariants()
+
+
+@given(data=st.data())
+def test_strategy_options(data):
+    book = data.draw(seeded_books(-20, 20, [3, 2], asks=st.just([1]), gaps=st.integers(1, 4),
+                                  returns="reference", first_id=500))
+    assert isinstance(book, ReferenceBook)
+    assert book.depth(SELL, 5)[1].tolist() in ([1], [])
+    assert all(id >= 500 for id in book.snapshot()["id"].tolist())
+    stream = data.draw(order_streams(-20, 20, min_size=5, max_size=10, kinds=(LIMIT, CANCEL),
+                                     after=seeded_orders(book)))
+    assert 5 <= len(stream) <= 10 and set(stream["kind"].tolist()) <= {LIMIT, CANCEL}
+    assert not book.submit(stream).reject.any()
+
+
+def seeded_orders(book):
+    snap = book.snapshot()
+    return make_orders(id=snap["id"], side=snap["side"], price=snap["price"], qty=snap["qty"],
+                       owner=snap["owner"], kind=LIMIT) if len(snap["id"]) else None
