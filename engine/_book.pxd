@@ -21,6 +21,7 @@ cdef struct Fill:           # one trade; mirrors FILL_DTYPE (48 bytes)
     owner_t taker_owner
     owner_t maker_owner
     side_t taker_side
+    int8_t taker_kind       # the taker's kind; EXECUTE: a counterparty outside the book
 
 cdef struct Result:         # what became of one message; mirrors RESULT_DTYPE (32 bytes)
     qty_t filled            # lots traded by this order (EXECUTE: by the named resting order)
@@ -84,7 +85,7 @@ cdef class Book:
     cdef void _prefetch_node(self, const Order* o) noexcept nogil
     cdef void _prefetch_neighbours(self, const Order* o) noexcept nogil
     cdef int _match(self, side_t side, int64_t limit_idx, qty_t* qty, oid_t taker_id,
-                    owner_t taker_owner) except -1 nogil
+                    owner_t taker_owner, int8_t taker_kind) except -1 nogil
     cdef qty_t _available(self, side_t side, int64_t limit_idx, qty_t wanted) noexcept nogil
     cdef int _rest(self, side_t side, int64_t level, oid_t id, qty_t qty, owner_t owner) except -1 nogil
     cdef void _unlink(self, idx_t node, int64_t slot) noexcept nogil
@@ -99,7 +100,8 @@ cdef class Book:
     cdef uint32_t _probe_tag(self, oid_t id) noexcept nogil
     cdef int _reserve(self, int64_t nodes) except -1 nogil
     cdef int _push_fill(self, oid_t taker_id, oid_t maker_id, price_t price, qty_t qty,
-                        owner_t taker_owner, owner_t maker_owner, side_t taker_side) except -1 nogil
+                        owner_t taker_owner, owner_t maker_owner, side_t taker_side,
+                        int8_t taker_kind) except -1 nogil
     cdef void _bit_set(self, int64_t i) noexcept nogil
     cdef void _bit_clear(self, int64_t i) noexcept nogil
     cdef int64_t _highest_at_or_below(self, int64_t i) noexcept nogil

@@ -104,6 +104,7 @@ cdef enum:
     R_DUPLICATE_ID = 5
     R_UNKNOWN_ID = 6
     R_BAD_FLAGS = 7
+    R_TOO_LARGE = 8
 
 # How many messages ahead the batch path prefetches each stage of a message's memory.
 cdef enum:
@@ -356,7 +357,8 @@ cdef class Book:
         return 0
 
     cdef int _push_fill(self, oid_t taker_id, oid_t maker_id, price_t price, qty_t qty,
-                        owner_t taker_owner, owner_t maker_owner, side_t taker_side) except -1 nogil:
+                        owner_t taker_owner, owner_t maker_owner, side_t taker_side,
+                        int8_t taker_kind) except -1 nogil:
         cdef int64_t capacity
         cdef Fill* grown
         if self.fill_count == self.fill_capacity:
@@ -376,6 +378,7 @@ cdef class Book:
         f.taker_owner = taker_owner
         f.maker_owner = maker_owner
         f.taker_side = taker_side
+        f.taker_kind = taker_kind
         self.fill_count += 1
         return 0
 
@@ -622,7 +625,7 @@ cdef class Book:
     # ------------------------------------------------------------------ matching
 
     cdef int _match(self, side_t side, int64_t limit_idx, qty_t* qty, oid_t taker_id,
-                    owner_t taker_owner) except -1 nogil:
+                    owner_t taker_owner, int8_t taker_kind) except -1 nogil:
         """Trade `qty[0]` lots of a taker on `side` against the other side, up to `limit_idx`.
 
         Makers are taken from the head of each level in turn; a level's and a side's
@@ -652,7 +655,7 @@ cdef class Book:
                 if n.next >= 0:
                     engine_prefetch(&self.nodes[n.next])
                 traded = n.qty if n.qty < wanted else wanted
-                self._push_fill(taker_id, n.id, price, traded, taker_owner, n.owner, side)
+                self._push_fill(taker_id, n.id, price, traded, taker_owner, n.owner, side, taker_kind)
                 wanted -= traded
                 level_traded += traded
                 if traded < n.qty:
@@ -764,6 +767,10 @@ cdef class Book:
         # What the band (not the order's own price) stops may rest at the edge when asked to.
         may_rest = (kind == K_LIMIT and price == order.price) or (
             (kind == K_LIMIT or kind == K_MARKET) and (order.flags & F_QUEUE_AT_LIMIT))
+        # Level and side totals are int64: refuse what could take them past it.
+        if may_rest and qty > INT64_MAX - (self.bid_volume if side > 0 else self.ask_volume):
+            result.reject = R_TOO_LARGE
+            return 0
         if (side > 0 and order.price < lo) or (side < 0 and order.price > hi):
             if kind != K_MARKET:            # an IOC/FOK priced outside the band on its passive side
                 result.cancelled = qty
@@ -773,7 +780,7 @@ cdef class Book:
             return 0
         if may_rest and (self.resting >= self.node_capacity or (self.resting + 1) * 2 > self.slot_mask + 1):
             self._reserve(1)                # before any change, so running out of memory changes nothing
-        self._match(side, price - self.base, &qty, order.id, order.owner)
+        self._match(side, price - self.base, &qty, order.id, order.owner, kind)
         result.filled = order.qty - qty
         if qty > 0:
             if may_rest:
@@ -790,7 +797,8 @@ cdef class Book:
         cdef Node* n = &self.nodes[node]
         cdef side_t maker_side = 1 if n.level <= self.best_bid_idx else -1
         cdef qty_t traded = qty if qty < n.qty else n.qty
-        self._push_fill(-1, n.id, self.base + n.level, traded, taker_owner, n.owner, -maker_side)
+        self._push_fill(-1, n.id, self.base + n.level, traded, taker_owner, n.owner, -maker_side,
+                        K_EXECUTE)
         result.filled = traded
         if traded == n.qty:
             self._unlink(node, slot)

@@ -37,6 +37,7 @@ class Reject(IntEnum):
     DUPLICATE_ID = 5        # a new order reuses the id of a resting order
     UNKNOWN_ID = 6          # CANCEL/REDUCE/EXECUTE of an id that is not resting
     BAD_FLAGS = 7           # unknown flag bits
+    TOO_LARGE = 8           # resting it could take its side's total past 2**63 - 1 lots
 
 
 _REASONS = {
@@ -47,6 +48,7 @@ _REASONS = {
     Reject.DUPLICATE_ID: "an order with this id is already resting",
     Reject.UNKNOWN_ID: "no resting order has this id",
     Reject.BAD_FLAGS: "unknown flag bits",
+    Reject.TOO_LARGE: "qty could take the side's resting total past 2**63 - 1 lots",
 }
 
 
@@ -56,6 +58,7 @@ def describe_reject(code, *, id, side=None, price=None, qty=None, band=None):
     detail = {
         Reject.BAD_SIDE: f"side={side}",
         Reject.BAD_QTY: f"qty={qty}",
+        Reject.TOO_LARGE: f"qty={qty}",
         Reject.PRICE_OUT_OF_BAND: f"price={price}, band={band}",
     }.get(code, "")
     return f"order {id} rejected ({code.name}): {_REASONS[code]}" + (f" [{detail}]" if detail else "")
@@ -79,6 +82,7 @@ FILL_DTYPE = np.dtype([
     ("taker_owner", np.int32),
     ("maker_owner", np.int32),
     ("taker_side", np.int8),
+    ("taker_kind", np.int8),  # LIMIT, MARKET, IOC, FOK, or EXECUTE (a counterparty outside the book)
 ], align=True)
 
 RESULT_DTYPE = np.dtype([

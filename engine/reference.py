@@ -22,6 +22,7 @@ __all__ = ["ReferenceBook", "ReferenceBatchResult", "MAX_LEVELS", "PRICE_LIMIT"]
 # accept and refuse the same bands.
 MAX_LEVELS = 1 << 24
 PRICE_LIMIT = 1 << 62       # a band must lie within [-PRICE_LIMIT, PRICE_LIMIT]
+INT64_MAX = (1 << 63) - 1   # the engine's level and side totals are int64
 
 # The dtype of each per-order column of a snapshot.
 _SNAPSHOT_DTYPES = {"id": np.int64, "side": np.int8, "price": np.int64, "qty": np.int64,
@@ -183,7 +184,7 @@ class ReferenceBook:
                 total += sum(order.qty for order in queue)
         return total
 
-    def _match(self, side, limit, qty, taker_id, taker_owner, fills):
+    def _match(self, side, limit, qty, taker_id, taker_owner, taker_kind, fills):
         """Trade up to `qty` lots against the other side, best price first; return lots left."""
         while qty > 0:
             best = self._best(-side)
@@ -191,7 +192,7 @@ class ReferenceBook:
                 break
             maker = self._levels[-side][best][0]
             traded = min(qty, maker.qty)
-            fills.append((taker_id, maker.id, best, traded, taker_owner, maker.owner, side))
+            fills.append((taker_id, maker.id, best, traded, taker_owner, maker.owner, side, taker_kind))
             qty -= traded
             maker.qty -= traded
             if maker.qty == 0:
@@ -240,7 +241,7 @@ class ReferenceBook:
             # A trade with a counterparty outside the book: the fill's taker id is -1.
             order = self._by_id[id]
             traded = min(qty, order.qty)
-            fills.append((-1, order.id, order.price, traded, owner, order.owner, -order.side))
+            fills.append((-1, order.id, order.price, traded, owner, order.owner, -order.side, EXECUTE))
             order.qty -= traded
             if order.qty == 0:
                 self._remove(order)
@@ -252,15 +253,18 @@ class ReferenceBook:
             limit = self._hi if side == BUY else self._lo
         else:
             limit = min(max(price, self._lo), self._hi)
+        may_rest = (kind == LIMIT and limit == price) or (
+            kind in (LIMIT, MARKET) and bool(flags & QUEUE_AT_LIMIT))
+        # The engine keeps level and side totals in int64: it refuses what could overflow them.
+        if may_rest and qty > INT64_MAX - self.volume(side):
+            return 0, 0, 0, int(Reject.TOO_LARGE)
         if kind == FOK and self._available(side, limit) < qty:
             return 0, 0, qty, 0
-        left = self._match(side, limit, qty, id, owner, fills)
+        left = self._match(side, limit, qty, id, owner, kind, fills)
         filled = qty - left
         if left == 0:
             return filled, 0, 0, 0
-        rests_at_own_price = kind == LIMIT and limit == price
-        queues_at_edge = kind in (LIMIT, MARKET) and bool(flags & QUEUE_AT_LIMIT)
-        if rests_at_own_price or queues_at_edge:
+        if may_rest:
             order = _Resting(id, side, limit, left, owner)
             self._levels[side].setdefault(limit, []).append(order)
             self._by_id[id] = order

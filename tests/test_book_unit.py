@@ -238,11 +238,11 @@ def test_execute_trades_a_resting_order_with_the_outside(Book):
     book.limit(3, BUY, 40, 2, owner=5)
     assert book.execute(2, 3, owner=9) == 3         # keeps its place behind order 1
     assert book.queue(60)[0].tolist() == [1, 2] and book.order(2) == (SELL, 60, 2, 4)
-    assert book.take_fills().tolist() == [(-1, 2, 60, 3, 9, 4, BUY)]
+    assert book.take_fills().tolist() == [(-1, 2, 60, 3, 9, 4, BUY, EXECUTE)]
     result = book.submit(rows((EXECUTE, 3, 0, 0, 10, 8), (EXECUTE, 1, SELL, 0, 5)))
     # Executing all an order has (or more) removes it; the fill is at the order's price.
     assert result.results.tolist() == [(2, 0, 0, 0), (5, 0, 0, 0)]
-    assert result.fills.tolist() == [(-1, 3, 40, 2, 8, 5, SELL), (-1, 1, 60, 5, -1, 3, BUY)]
+    assert result.fills.tolist() == [(-1, 3, 40, 2, 8, 5, SELL, EXECUTE), (-1, 1, 60, 5, -1, 3, BUY, EXECUTE)]
     assert len(book) == 1 and book.best_bid() is None and book.volume(SELL) == 2
     checked(book)
 
@@ -670,13 +670,13 @@ def test_take_fills_drains(Book):
     assert book.pending_fills == 2
     fills = book.take_fills()
     assert fills.dtype == FILL_DTYPE
-    assert fills.tolist() == [(3, 1, 50, 1, 7, 5, BUY), (5, 2, 51, 1, 9, 6, BUY)]
+    assert fills.tolist() == [(3, 1, 50, 1, 7, 5, BUY, MARKET), (5, 2, 51, 1, 9, 6, BUY, MARKET)]
     assert len(book.take_fills()) == 0 and book.pending_fills == 0
     # Arrays handed out stay valid while the book goes on.
     for id in range(10, 200):
         book.limit(id, SELL, 60, 1)
     book.market(300, BUY, 190)
-    assert fills.tolist() == [(3, 1, 50, 1, 7, 5, BUY), (5, 2, 51, 1, 9, 6, BUY)]
+    assert fills.tolist() == [(3, 1, 50, 1, 7, 5, BUY, MARKET), (5, 2, 51, 1, 9, 6, BUY, MARKET)]
     assert len(book.take_fills()) == 190
 
 
@@ -841,3 +841,40 @@ def seeded_orders(book):
     snap = book.snapshot()
     return make_orders(id=snap["id"], side=snap["side"], price=snap["price"], qty=snap["qty"],
                        owner=snap["owner"], kind=LIMIT) if len(snap["id"]) else None
+
+
+# ---------------------------------------------------------------------- totals and fill kinds
+
+def test_totals_never_overflow(Book):
+    book = Book(0, 10)
+    book.limit(1, BUY, 5, 2**62)
+    book.limit(2, BUY, 5, 2**62 - 2)
+    before = book.snapshot()
+    with pytest.raises(ValueError, match="TOO_LARGE"):
+        book.limit(3, BUY, 4, 2)                 # would take the bid total past 2**63 - 1
+    same_snapshot(book.snapshot(), before)
+    result = book.submit(make_orders(id=[3, 4], side=[BUY, BUY], kind=[LIMIT, MARKET],
+                                     price=[4, 0], qty=[2, 2], flags=[0, QUEUE_AT_LIMIT]))
+    assert result.reject.tolist() == [Reject.TOO_LARGE, Reject.TOO_LARGE]
+    same_snapshot(book.snapshot(), before)
+    assert book.volume(BUY) == 2**63 - 2
+    book.limit(5, BUY, 4, 1)                     # exactly up to the limit is fine
+    assert book.volume(BUY) == 2**63 - 1
+    # Selling into it needs no room on the bid side: an IOC never rests.
+    assert book.ioc(6, SELL, 5, 3) == 3
+
+
+def test_fills_name_the_taker_kind(Book):
+    book = Book(0, 100)
+    book.limit(1, SELL, 50, 10)
+    book.limit(-1, BUY, 40, 10)                  # -1 is a legal caller id
+    book.market(-2, BUY, 1)
+    book.ioc(-3, BUY, 50, 1)
+    book.fok(-4, BUY, 50, 1)
+    book.limit(-5, BUY, 50, 1)
+    book.execute(1, 1)
+    book.execute(-1, 1)
+    fills = book.take_fills()
+    assert fills["taker_kind"].tolist() == [MARKET, IOC, FOK, LIMIT, EXECUTE, EXECUTE]
+    assert fills["taker_id"].tolist() == [-2, -3, -4, -5, -1, -1]
+    assert fills["taker_side"].tolist() == [BUY, BUY, BUY, BUY, BUY, SELL]

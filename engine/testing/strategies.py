@@ -254,6 +254,8 @@ def malformed_rows(draw, lo, hi, *, live_ids=(), reasons=None):
         drawn when there are some), UNKNOWN_ID rows and the other rows avoid them.
     reasons : sequence of Reject, optional
         The reject codes to draw from; default all of them that `live_ids` allows.
+        TOO_LARGE is never drawn: it depends on the book's resting totals, not on the
+        row alone.
 
     Returns
     -------
@@ -261,11 +263,13 @@ def malformed_rows(draw, lo, hi, *, live_ids=(), reasons=None):
         A one-row ORDER_DTYPE array and its reject code.
     """
     live = set(int(i) for i in live_ids)
-    allowed = [code for code in Reject if code != Reject.OK]
+    allowed = [code for code in Reject if code not in (Reject.OK, Reject.TOO_LARGE)]
     if not live:
         allowed.remove(Reject.DUPLICATE_ID)
     if reasons is not None:
         wanted = [Reject(code) for code in reasons]
+        if Reject.TOO_LARGE in wanted:
+            raise ValueError("TOO_LARGE depends on the book's resting totals: no row alone has it")
         if Reject.DUPLICATE_ID in wanted and not live:
             raise ValueError("DUPLICATE_ID rows need live_ids")
         allowed = wanted
