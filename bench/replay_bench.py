@@ -12,11 +12,12 @@ What a "message" is per format:
 - bitstamp: one engine operation made from the order events (limit, reduce, cancel);
 - lobster: one message of the generated file (one engine operation for types 1-4).
 
-The engine time is the best of `repeats` runs of the whole replay program as one
+The engine time is the median of `repeats` runs of the whole replay program as one
 ``Book.submit`` batch on a freshly seeded book.
 """
 from __future__ import annotations
 
+import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -38,13 +39,13 @@ def _row(name, messages, report, engine_seconds):
             "total": report.parse_seconds + report.engine_seconds + report.check_seconds}
 
 
-def rows(repeats=3, lobster_messages=LOBSTER_MESSAGES):
+def rows(repeats=5, lobster_messages=LOBSTER_MESSAGES):
     """Replay each format and time it.
 
     Parameters
     ----------
     repeats : int, optional
-        Engine runs per format; the best is kept.
+        Engine runs per format; the median is reported.
     lobster_messages : int, optional
         Size of the generated LOBSTER run.
 
@@ -57,20 +58,20 @@ def rows(repeats=3, lobster_messages=LOBSTER_MESSAGES):
     if BINANCE.is_file():
         report = binance.replay(BINANCE)
         data = binance.load(BINANCE)
-        seconds = min([report.engine_seconds] + [binance.replay(data, check=False).engine_seconds
+        seconds = statistics.median([report.engine_seconds] + [binance.replay(data, check=False).engine_seconds
                                                  for _ in range(repeats - 1)])
         out.append(_row("binance", report.level_updates, report, seconds))
     if BITSTAMP.is_file():
         report = bitstamp.replay(BITSTAMP)
         data = bitstamp.load(BITSTAMP)
-        seconds = min([report.engine_seconds] + [bitstamp.replay(data).engine_seconds
+        seconds = statistics.median([report.engine_seconds] + [bitstamp.replay(data).engine_seconds
                                                  for _ in range(repeats - 1)])
         out.append(_row("bitstamp", report.operations, report, seconds))
     with tempfile.TemporaryDirectory() as folder:
         message_csv, orderbook_csv = Path(folder) / "message.csv", Path(folder) / "orderbook.csv"
         lobster.generate(message_csv, orderbook_csv, messages=lobster_messages, seed=1)
         report = lobster.replay(message_csv, orderbook_csv)
-        seconds = min([report.engine_seconds] + [lobster.replay(message_csv, orderbook_csv, check=False).engine_seconds
+        seconds = statistics.median([report.engine_seconds] + [lobster.replay(message_csv, orderbook_csv, check=False).engine_seconds
                                                  for _ in range(repeats - 1)])
         out.append(_row("lobster (generated)", report.messages, report, seconds))
     return out
