@@ -17,6 +17,8 @@ cdef enum:
     STYLE_MARKET = 0        # market sell; what the band stops is cancelled
     STYLE_IOC = 1           # immediate-or-cancel at a limit (mark - offset, or bankruptcy price)
     STYLE_FLOOR = 2         # limit at the session's floor that queues there (QUEUE_AT_LIMIT)
+    BASIS_RATIO = 0         # margin lines on the collateral ratio (cash + shares x p) / debt
+    BASIS_EQUITY = 1        # margin lines on equity / market value (FINRA 4210, Reg T)
 
 # Account states: where the account is in the cascade.
 cdef enum:
@@ -27,7 +29,7 @@ cdef enum:
     ST_CLOSED = 4           # no position left (settled, bad debt recorded)
     ST_IDLE_NONE = 5        # idle with nothing to sell, or no debt: never crossed
 
-cdef struct Rule:           # one liquidation rule; mirrors RULE_DTYPE (48 bytes)
+cdef struct Rule:           # one liquidation rule; mirrors RULE_DTYPE (40 bytes)
     int64_t ioc_offset      # STYLE_IOC on margin/swap: ticks below the mark of the limit
     int64_t chunk           # largest forced order in lots (0: no chunking)
     int32_t restore_bps     # POLICY_RESTORE: line to get back to, basis points
@@ -38,6 +40,7 @@ cdef struct Rule:           # one liquidation rule; mirrors RULE_DTYPE (48 bytes
     int8_t kind             # KIND_*
     int8_t policy           # POLICY_*
     int8_t style            # STYLE_*
+    int8_t basis            # margin: BASIS_RATIO or BASIS_EQUITY (lines are then fractions)
 
 
 cdef class Accounts:
@@ -46,10 +49,11 @@ cdef class Accounts:
     cdef int64_t* cash                  # cash in tick-lots (perp: collateral - shares x entry)
     cdef int64_t* shares                # long position in lots
     cdef int64_t* debt                  # margin loan or swap financing, tick-lots (perp: 0)
-    cdef int64_t* floor_value           # swap: stop value of the fund, tick-lots (else 0)
+    cdef int64_t* floor_value           # swap: stop value of the fund, 1/10000 tick-lots (else 0)
     cdef int64_t* trigger               # highest tick at which the account is crossed
     cdef int64_t* bad_debt              # shortfall left when the position was closed
-    cdef int32_t* line_bps              # margin/swap: force line on debt; perp: maintenance rate
+    cdef int32_t* line_bps              # margin/swap: force line on debt (margin on the equity
+                                        # basis, and perp: maintenance fraction of market value)
     cdef int32_t* called                # session of the pending margin call, -1 none
     cdef uint8_t* rule                  # index into rules
     cdef uint8_t* state                 # ST_*
@@ -62,6 +66,7 @@ cdef class Accounts:
     cdef int64_t _trigger(self, int64_t a) noexcept nogil
     cdef int64_t _trigger_at(self, int64_t a, int32_t line) noexcept nogil
     cdef bint _crossed(self, int64_t a, price_t mark) noexcept nogil
+    cdef bint _crossed_at_half(self, int64_t a, price_t mark) noexcept nogil
     cdef qty_t _liquidation_qty(self, int64_t a, price_t mark) noexcept nogil
     cdef price_t _bankruptcy(self, int64_t a) noexcept nogil
     cdef void _apply_sale(self, int64_t a, price_t price, qty_t qty) noexcept nogil

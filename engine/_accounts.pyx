@@ -5,7 +5,9 @@ Every account kind is a long position whose health is linear in the price p:
 - margin: crossed when ``(cash + shares*p) / debt < line`` (the force line);
 - perp: crossed when ``cash + shares*p < mmr * shares * p`` (``cash`` is collateral
   minus the entry notional, so ``cash + shares*p`` is the equity);
-- swap: crossed when ``cash + shares*p - debt < floor_value`` (the broker's stop line).
+- swap: crossed when ``cash + shares*p - debt < floor_value / 10000`` (the broker's stop
+  line; ``floor_value`` is kept in 1/10000 tick-lots so that a stop such as 0.8 x margin
+  is exact).
 
 So each account is crossed exactly at the integer prices ``p <= trigger`` with a
 closed-form ``trigger``; the cascade keeps accounts sorted by trigger and never
@@ -62,11 +64,13 @@ RULE_DTYPE = np.dtype([
     ("kind", np.int8),
     ("policy", np.int8),
     ("style", np.int8),
+    ("basis", np.int8),
 ], align=True)
 
 MARGIN, PERP, SWAP = KIND_MARGIN, KIND_PERP, KIND_SWAP
 SELL_ALL, RESTORE, FRACTION = POLICY_ALL, POLICY_RESTORE, POLICY_FRACTION
 MARKET_STYLE, IOC_STYLE, FLOOR_STYLE = STYLE_MARKET, STYLE_IOC, STYLE_FLOOR
+RATIO_BASIS, EQUITY_BASIS = BASIS_RATIO, BASIS_EQUITY
 STATE_NAMES = {ST_STATIC: "idle", ST_HEAP: "idle", ST_LIQUIDATING: "liquidating",
                ST_BLOCKED: "blocked", ST_CLOSED: "closed", ST_IDLE_NONE: "idle"}
 STATIC, HEAP, LIQUIDATING, BLOCKED, CLOSED, IDLE_NONE = (
@@ -156,6 +160,16 @@ cdef class Accounts:
                 elif self.state[a] != ST_STATIC and self.state[a] != ST_IDLE_NONE:
                     self._reindex_one(a)
 
+    def _refresh_unindexed(self):
+        """End of a run: accounts left blocked or liquidating are out of the index and
+        their stored trigger may predate their last fills; recompute it from the ledger
+        (the state is kept) so that ``trigger`` and ``crossed`` tell the truth."""
+        cdef int64_t a
+        with nogil:
+            for a in range(self.n):
+                if self.state[a] == ST_BLOCKED or self.state[a] == ST_LIQUIDATING:
+                    self.trigger[a] = self._trigger(a)
+
     # ------------------------------------------------------------------ closed forms
 
     cdef int64_t _trigger(self, int64_t a) noexcept nogil:
@@ -168,17 +182,40 @@ cdef class Accounts:
         cdef int kind = self.rules[self.rule[a]].kind
         if self.shares[a] <= 0:
             return C_TRIGGER_NONE
+        if kind == KIND_MARGIN and self.debt[a] <= 0:
+            return C_TRIGGER_NONE
         if kind == KIND_PERP:
             A = <i128>BPS * self.cash[a]
             B = <i128>(BPS - line) * self.shares[a]
+        elif kind == KIND_MARGIN and self.rules[self.rule[a]].basis == BASIS_EQUITY:
+            # equity (cash + shares p - debt) < line x market value (shares p), exactly
+            A = <i128>BPS * (<i128>self.cash[a] - self.debt[a])
+            B = <i128>(BPS - line) * self.shares[a]
         else:
-            if kind == KIND_MARGIN and self.debt[a] <= 0:
-                return C_TRIGGER_NONE
-            A = <i128>BPS * (<i128>self.cash[a] - self.floor_value[a]) - <i128>line * self.debt[a]
+            A = <i128>BPS * self.cash[a] - self.floor_value[a] - <i128>line * self.debt[a]
             B = <i128>BPS * self.shares[a]
         if B <= 0:
             return INT64_MAX if A < 0 else C_TRIGGER_NONE
         return engine_clamp64(engine_floordiv(-A - 1, B))
+
+    cdef bint _crossed_at_half(self, int64_t a, price_t mark) noexcept nogil:
+        """Exactly: is the account crossed at ``mark + 1/2`` (a mid between two ticks)?"""
+        cdef i128 A, B
+        cdef int kind = self.rules[self.rule[a]].kind
+        cdef int32_t line = self.line_bps[a]
+        if self.shares[a] <= 0 or self.trigger[a] == C_TRIGGER_NONE:
+            return False
+        if kind == KIND_PERP:
+            A = <i128>BPS * self.cash[a]
+            B = <i128>(BPS - line) * self.shares[a]
+        elif kind == KIND_MARGIN and self.rules[self.rule[a]].basis == BASIS_EQUITY:
+            A = <i128>BPS * (<i128>self.cash[a] - self.debt[a])
+            B = <i128>(BPS - line) * self.shares[a]
+        else:
+            A = <i128>BPS * self.cash[a] - self.floor_value[a] - <i128>line * self.debt[a]
+            B = <i128>BPS * self.shares[a]
+        # A + B (mark + 1/2) < 0
+        return 2 * A + B * (2 * <i128>mark + 1) < 0
 
     cdef bint _crossed(self, int64_t a, price_t mark) noexcept nogil:
         cdef int64_t t = self.trigger[a]
@@ -191,17 +228,22 @@ cdef class Accounts:
         cdef i128 need, equity
         if r.policy == POLICY_FRACTION:
             x = <qty_t>engine_ceildiv(<i128>q * r.fraction_bps, BPS)
-        elif r.policy == POLICY_RESTORE and mark > 0 and r.restore_bps > BPS:
-            if r.kind == KIND_PERP:
-                # Selling at the mark leaves equity unchanged and shrinks the notional.
-                equity = <i128>self.cash[a] + <i128>q * mark
+        elif r.policy == POLICY_RESTORE and mark > 0 and r.restore_bps > 0:
+            # A perp's restore line is equity / notional (below 1); a margin or swap
+            # account's is a ratio on debt (validated above 1).
+            if r.kind == KIND_PERP or r.basis == BASIS_EQUITY:
+                # Selling at the mark leaves equity unchanged (proceeds repay debt) and
+                # shrinks the notional (market value).
+                equity = <i128>self.cash[a] + <i128>q * mark - (self.debt[a] if r.kind != KIND_PERP else 0)
                 if equity > 0:
                     x = q - <qty_t>engine_floordiv(<i128>BPS * equity, <i128>r.restore_bps * mark)
             else:
                 # Proceeds repay debt: (c + (q-x)p) * BPS >= R (d - x p).
-                need = (<i128>r.restore_bps * self.debt[a]
-                        - <i128>BPS * (<i128>self.cash[a] - self.floor_value[a] + <i128>q * mark))
-                if need > 0:
+                need = (<i128>r.restore_bps * self.debt[a] + self.floor_value[a]
+                        - <i128>BPS * (<i128>self.cash[a] + <i128>q * mark))
+                if r.restore_bps <= BPS:
+                    x = q
+                elif need > 0:
                     x = <qty_t>engine_ceildiv(need, <i128>mark * (r.restore_bps - BPS))
                 else:
                     x = 1
@@ -283,7 +325,7 @@ cdef class Accounts:
 
     @property
     def floor_value(self):
-        """Swap stop value per account in tick-lots (read-only view; else 0)."""
+        """Swap stop value per account in 1/10000 tick-lots, exact (read-only view; else 0)."""
         return self._column("floor_value")
 
     @property
@@ -340,10 +382,17 @@ cdef class Accounts:
                 view[a] = self._bankruptcy(a)
         return out
 
-    def crossed(self, price_t mark):
-        """Boolean array: accounts whose line is strictly broken at `mark`."""
+    def crossed(self, price_t mark, bint half=False):
+        """Boolean array: accounts whose line is strictly broken at `mark` (with `half`:
+        at ``mark + 1/2``, a mid price between two ticks, decided exactly)."""
         trigger = self._arrays["trigger"]
-        return (trigger != C_TRIGGER_NONE) & (mark <= trigger)
+        if not half:
+            return (trigger != C_TRIGGER_NONE) & (mark <= trigger)
+        out = (trigger != C_TRIGGER_NONE) & (mark < trigger)
+        cdef int64_t a
+        for a in np.flatnonzero(trigger == mark):
+            out[a] = self._crossed_at_half(a, mark)
+        return out
 
     def collateral_ratio(self, price_t mark):
         """Float array: (cash + shares x mark) / debt (inf without debt); margin accounts' health."""

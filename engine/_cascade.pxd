@@ -12,11 +12,11 @@ cdef struct ForcedOrder:    # one forced order; mirrors FORCED_DTYPE (56 bytes)
     price_t mark            # the mark when it was decided
     int32_t account         # owner: index of the account
     int32_t wave            # 1 + the wave of the order whose fills crossed the account
-    int32_t session         # session it was sent in
+    int32_t session         # session it was sent in (queued in, while pending)
     int8_t kind             # book kind: MARKET, IOC or LIMIT
     int8_t flags            # book flags (QUEUE_AT_LIMIT)
     int8_t status           # O_PENDING, O_DONE, O_RESTING, O_RESUBMITTED
-    int8_t cause            # CAUSE_PRICE, CAUSE_CALL, CAUSE_RESUBMIT, CAUSE_CHUNK
+    int8_t cause            # CAUSE_PRICE, CAUSE_CALL, CAUSE_RESUBMIT, CAUSE_CHUNK, CAUSE_RETRY
 
 cdef struct TapeRow:        # one fill; mirrors TAPE_DTYPE (48 bytes)
     oid_t taker_id
@@ -53,6 +53,13 @@ cdef class Engine:
     cdef readonly Accounts accounts
     cdef int mark_rule                  # MARK_LAST, MARK_BID, MARK_MID
     cdef readonly price_t mark, last_price
+    cdef readonly bint mark_half        # the mark is mark + 1/2 (a mid between two ticks)
+    cdef int32_t* skip                  # accounts a half-tick mid did not cross, set aside
+    cdef int32_t* cont                  # per row: 2 x wave (+1 retry) of a liquidation that
+    cdef int32_t* cont_list             # continues if the next detection finds it crossed,
+    cdef int64_t cont_n, cont_cap       # -1 none; the rows set since the last detection
+    cdef int32_t close_wave             # wave of the last shock or forced sell that traded
+    cdef int64_t skip_n, skip_cap
     cdef readonly int32_t session
     cdef readonly int64_t events
     cdef readonly int32_t max_wave
@@ -82,8 +89,8 @@ cdef class Engine:
     cdef int32_t* blocked               # accounts waiting for the next session
     cdef int64_t blocked_n, blocked_cap
     cdef int64_t* cool_at               # chunked accounts cooling down: release event and
-    cdef int64_t* cool_order            # the order whose chunk they just finished (a FIFO)
-    cdef int64_t cool_head, cool_n, cool_cap
+    cdef int64_t* cool_order            # the order whose chunk they just finished (a min-heap
+    cdef int64_t cool_n, cool_cap       # keyed by (release event, order))
     # The exogenous shock.
     cdef readonly qty_t shock_qty, shock_filled, shock_cancelled
     cdef readonly int64_t rejects       # forced orders the book rejected (should stay 0)
@@ -101,11 +108,14 @@ cdef class Engine:
     cdef int64_t recent_cap
     cdef uint64_t rng
     cdef price_t event_start_price
+    cdef price_t gap_anchor             # post-gap best bid until the first trade, else -1
 
     cdef int _grow(self, void** data, int64_t* cap, int64_t need, size_t item) except -1 nogil
     cdef int _heap_push(self, int64_t key, int32_t account) except -1 nogil
     cdef void _heap_pop(self) noexcept nogil
     cdef int _index(self, int32_t account) except -1 nogil
+    cdef int _continue(self, int32_t a, int32_t code) except -1 nogil
+    cdef bint _crossed_now(self, int32_t account, int64_t t) noexcept nogil
     cdef int _detect(self, int32_t wave) except -1 nogil
     cdef int _liquidate(self, int32_t account, int32_t wave, int8_t cause, qty_t qty) except -1 nogil
     cdef int _send(self, int64_t k) except -1 nogil
@@ -117,8 +127,10 @@ cdef class Engine:
     cdef int _providers_step(self, int32_t wave) except -1 nogil
     cdef int _withdraw(self) except -1 nogil
     cdef int _release_cooled(self, bint force) except -1 nogil
+    cdef void _cool_push(self, int64_t at, int64_t k) noexcept nogil
+    cdef void _cool_pop(self) noexcept nogil
     cdef int _run_queue(self) except -1 nogil
     cdef void _prefetch_makers(self) noexcept nogil
-    cdef int _calls(self) except -1 nogil
+    cdef int _calls(self, price_t close) except -1 nogil
     cdef int _send_shock(self, oid_t id, qty_t qty) except -1 nogil
     cdef bint _first(self, int64_t key_a, int32_t row_a, int64_t key_b, int32_t row_b) noexcept nogil

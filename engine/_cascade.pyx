@@ -9,10 +9,14 @@ follows their trigger prices and each order carries the wave (generation) that
 caused it: the shock is wave 0, an order whose account was crossed by the fills of a
 wave-k order is wave k+1.
 
-Sessions: between sessions (with the GIL) the band moves to the previous close +- the
-limit, forced orders resting at the old floor are resubmitted at the new one (or kept),
-accounts whose orders the band cut are re-indexed, and margin calls past their grace
-are forced.  Everything is deterministic in the inputs and the seed.
+Sessions: between sessions (with the GIL) margin calls are judged at the close and
+those past their grace are forced, the band moves to the previous close +- the limit
+(or stays, without a limit), forced orders resting at the old floor are resubmitted at
+the new one (or kept), and accounts whose orders the band cut are re-indexed and retry
+with their wave.  Everything is deterministic in the inputs and the seed.
+
+A run refuses to start while the ledger or the book holds forced orders of an earlier
+run still resting (their ids would be reused and their fills lost).
 """
 from libc.stdlib cimport malloc, realloc, free
 from libc.string cimport memcpy
@@ -47,6 +51,7 @@ cdef enum:
     CAUSE_CALL = 1
     CAUSE_RESUBMIT = 2
     CAUSE_CHUNK = 3
+    CAUSE_RETRY = 4
     SELLER_OTHER = 0
     SELLER_SHOCK = 1
     SELLER_FORCED = 2
@@ -79,10 +84,10 @@ MARK_RULES = {"last": MARK_LAST, "bid": MARK_BID, "mid": MARK_MID}
 STATUS_NAMES = {O_PENDING: "pending", O_DONE: "done", O_RESTING: "resting",
                 O_RESUBMITTED: "resubmitted"}
 CAUSE_NAMES = {CAUSE_PRICE: "price", CAUSE_CALL: "margin call", CAUSE_RESUBMIT: "resubmit",
-               CAUSE_CHUNK: "chunk"}
+               CAUSE_CHUNK: "chunk", CAUSE_RETRY: "retry"}
 # The causes as Python constants (FORCED_DTYPE's ``cause`` column).
-PRICE_CAUSE, CALL_CAUSE, RESUBMIT_CAUSE, CHUNK_CAUSE = (CAUSE_PRICE, CAUSE_CALL, CAUSE_RESUBMIT,
-                                                        CAUSE_CHUNK)
+PRICE_CAUSE, CALL_CAUSE, RESUBMIT_CAUSE, CHUNK_CAUSE, RETRY_CAUSE = (
+    CAUSE_PRICE, CAUSE_CALL, CAUSE_RESUBMIT, CAUSE_CHUNK, CAUSE_RETRY)
 PENDING, DONE, RESTING, RESUBMITTED = O_PENDING, O_DONE, O_RESTING, O_RESUBMITTED
 SELLER_NAMES = {SELLER_OTHER: "other", SELLER_SHOCK: "shock", SELLER_FORCED: "forced"}
 OTHER_SELLER, SHOCK_SELLER, FORCED_SELLER = SELLER_OTHER, SELLER_SHOCK, SELLER_FORCED
@@ -199,6 +204,41 @@ cdef inline uint64_t _next_random(uint64_t* state) noexcept nogil:
     return z ^ (z >> 31)
 
 
+def _refuse_orphans(Book book, Accounts accounts):
+    """Refuse a run that would strand forced orders of an earlier run.
+
+    An earlier run can leave forced sells resting in the book (queued at a floor)
+    under ids ``FORCED_ID_BASE + k`` with their accounts ``liquidating``.  A new run
+    would reuse those ids and could not book fills against the old orders, so lots
+    would no longer be conserved: the caller must first settle them (cancel them in
+    the book and start from a fresh ledger or ``accounts.copy()`` taken before).
+    """
+    cdef int64_t a, level, count = 0
+    cdef idx_t node
+    cdef oid_t oid
+    for a in range(accounts.n):
+        if accounts.state[a] == ST_LIQUIDATING:
+            count += 1
+    if count:
+        raise ValueError(
+            f"{count} account(s) still have forced orders from an earlier run resting in a "
+            "book (state 'liquidating'): a second run on this ledger would strand them; "
+            "run on a copy of the ledger taken before the first run")
+    level = book.best_ask_idx
+    while level != NO_ASK and level >= 0 and level < book.span:
+        node = book.levels[level].head
+        while node >= 0:
+            oid = book.nodes[node].id
+            if oid >= C_FORCED_ID_BASE and oid < C_LP_ID_BASE:
+                count += 1
+            node = book.nodes[node].next
+        level = book._lowest_at_or_above(level + 1)
+    if count:
+        raise ValueError(
+            f"the book holds {count} forced order(s) of an earlier cascade run (ids from "
+            "FORCED_ID_BASE): a new run would reuse their ids; cancel them first")
+
+
 cdef class Engine:
     """Low-level cascade state (use ``engine.Cascade``, which validates and wraps it).
 
@@ -230,6 +270,13 @@ cdef class Engine:
         self.blocked = NULL
         self.cool_at = NULL
         self.cool_order = NULL
+        self.skip = NULL
+        self.cont = NULL
+        self.cont_list = NULL
+        self.cont_n = self.cont_cap = 0
+        self.close_wave = 0
+        self.skip_n = self.skip_cap = 0
+        self.mark_half = False
         self.providers = NULL
         self.provider_resume = NULL
         self.provider_last = NULL
@@ -266,8 +313,10 @@ cdef class Engine:
             self.provider_resume[i] = 0
             self.provider_last[i] = -(1 << 40)
         self.lp_next_id = C_LP_ID_BASE
-        # Every account starts idle (accounts left liquidating or blocked by an earlier
-        # cascade are re-indexed from their ledger).
+        self.gap_anchor = -1
+        _refuse_orphans(book, accounts)
+        # Every account starts idle (accounts left blocked by an earlier cascade are
+        # re-indexed from their ledger).
         accounts._reindex_stale()
         # The static trigger index: rows permuted into (trigger desc, account asc) order.
         order = _trigger_order(accounts._column("trigger"))
@@ -276,12 +325,17 @@ cdef class Engine:
         self._permute(True)
         self.static_ptr = 0
         self.static_len = accounts.n
+        self.cont = <int32_t*>malloc(max(accounts.n, 1) * sizeof(int32_t))
+        if self.cont == NULL:
+            raise MemoryError("cannot allocate the cascade's per-account state")
+        for i in range(accounts.n):
+            self.cont[i] = -1
 
     def __dealloc__(self):
         free(self.heap_key); free(self.heap_acc); free(self.orders); free(self.tape)
         free(self.path); free(self.blocked); free(self.cool_at); free(self.cool_order)
         free(self.provider_resume); free(self.provider_last); free(self.lp_ids)
-        free(self.recent)
+        free(self.recent); free(self.skip); free(self.cont); free(self.cont_list)
 
     # ------------------------------------------------------------------ buffers
 
@@ -325,7 +379,9 @@ cdef class Engine:
         self.permuted = forward
 
     def _restore_order(self):
-        """End of the run: the ledger goes back to the caller's row order."""
+        """End of the run: stale triggers are recomputed and the ledger goes back to the
+        caller's row order."""
+        self.accounts._refresh_unindexed()
         self._permute(False)
 
     cdef int _heap_push(self, int64_t key, int32_t account) except -1 nogil:
@@ -369,6 +425,14 @@ cdef class Engine:
         self.heap_key[i] = key
         self.heap_acc[i] = account
 
+    cdef bint _crossed_now(self, int32_t account, int64_t t) noexcept nogil:
+        """Is `account` (trigger `t`) crossed at the mark (the exact mid when it is half a tick)?"""
+        if t == TRIGGER_NONE or t < self.mark:
+            return False
+        if self.mark_half and t == self.mark:
+            return self.accounts._crossed_at_half(account, self.mark)
+        return True
+
     cdef int _index(self, int32_t account) except -1 nogil:
         """Recompute an idle account's trigger and put it back in the index."""
         cdef int64_t t = self.accounts._trigger(account)
@@ -385,6 +449,7 @@ cdef class Engine:
         cdef int32_t a, s_acc = 0, h_acc = 0
         cdef int64_t s_key = 0, h_key = 0
         cdef bint have_static, have_heap, from_static
+        cdef int64_t cap, i
         while True:
             while self.static_ptr < self.static_len:
                 if self.accounts.state[self.static_ptr] == ST_STATIC:
@@ -417,8 +482,30 @@ cdef class Engine:
                 self.static_ptr += 1
             else:
                 self._heap_pop()
+            if self.mark_half and s_key == self.mark and not self.accounts._crossed_at_half(a, self.mark):
+                # Crossed at the floor of the mid but not at the mid itself: set aside
+                # while the rest of this trigger is looked at.
+                cap = self.skip_cap
+                self._grow(<void**>&self.skip, &cap, self.skip_n + 1, sizeof(int32_t))
+                self.skip_cap = cap
+                self.skip[self.skip_n] = a
+                self.skip_n += 1
+                continue
             self.accounts.called[a] = -1
-            self._liquidate(a, wave, CAUSE_PRICE, 0)
+            if self.cont[a] >= 0:
+                # The next chunk, or the retry of a cut order, of the same liquidation.
+                self._liquidate(a, self.cont[a] >> 1,
+                                CAUSE_RETRY if self.cont[a] & 1 else CAUSE_CHUNK, 0)
+            else:
+                self._liquidate(a, wave, CAUSE_PRICE, 0)
+        for i in range(self.cont_n):
+            self.cont[self.cont_list[i]] = -1
+        self.cont_n = 0
+        for i in range(self.skip_n):
+            a = self.skip[i]
+            self.accounts.state[a] = ST_HEAP
+            self._heap_push(self.accounts.trigger[a], a)
+        self.skip_n = 0
         return 0
 
     # ------------------------------------------------------------------ orders
@@ -471,6 +558,7 @@ cdef class Engine:
         if o.kind == K_LIMIT and o.flags & F_QUEUE_AT_LIMIT:
             # A floor order decided in an earlier session goes at today's floor.
             o.price = self.book.base + self.book.lo_idx
+        o.session = self.session        # the session it is sent in
         msg.id = C_FORCED_ID_BASE + k
         msg.price = o.price
         msg.qty = o.qty
@@ -573,6 +661,9 @@ cdef class Engine:
                 row.session = <int16_t>self.session
                 row.wave = wave
             self.last_price = f.price
+            self.gap_anchor = -1
+            if seller != SELLER_OTHER:
+                self.close_wave = wave
             if self.mark_rule == MARK_LAST:
                 self.mark = f.price
         self.book.fill_count = before
@@ -595,6 +686,7 @@ cdef class Engine:
             self.blocked_cap = cap
             self.blocked[self.blocked_n] = a
             self.blocked_n += 1
+            self.cont[a] = 2 * o.wave + 1       # a retry next session keeps the wave
         elif rule.chunk > 0 and rule.cooldown > 0:
             self.accounts.state[a] = ST_LIQUIDATING          # cooling down between chunks
             cap = self.cool_cap
@@ -602,27 +694,74 @@ cdef class Engine:
             cap = self.cool_cap
             self._grow(<void**>&self.cool_order, &cap, self.cool_n + 1, sizeof(int64_t))
             self.cool_cap = cap
-            self.cool_at[self.cool_n] = self.events + 1 + rule.cooldown
-            self.cool_order[self.cool_n] = k
-            self.cool_n += 1
+            self._cool_push(self.events + 1 + rule.cooldown, k)
         else:
             self._index(a)
+            if rule.chunk > 0 and o.qty == rule.chunk:
+                # If still crossed when this event is over, the next chunk keeps the wave.
+                self._continue(a, 2 * o.wave)
         return 0
+
+    cdef int _continue(self, int32_t a, int32_t code) except -1 nogil:
+        """Mark `a`'s next liquidation, if the coming detection finds it crossed, as the
+        continuation of its current one (code: 2 x wave, + 1 for a retry)."""
+        cdef int64_t cap = self.cont_cap
+        self._grow(<void**>&self.cont_list, &cap, self.cont_n + 1, sizeof(int32_t))
+        self.cont_cap = cap
+        self.cont[a] = code
+        self.cont_list[self.cont_n] = a
+        self.cont_n += 1
+        return 0
+
+    cdef void _cool_push(self, int64_t at, int64_t k) noexcept nogil:
+        """Add order `k`'s account to the cooldown min-heap keyed by (release event, k):
+        accounts with different cooldowns are released when theirs is over, in order."""
+        cdef int64_t i = self.cool_n, parent
+        self.cool_n += 1
+        while i > 0:
+            parent = (i - 1) >> 1
+            if self.cool_at[parent] < at or (self.cool_at[parent] == at and self.cool_order[parent] < k):
+                break
+            self.cool_at[i] = self.cool_at[parent]
+            self.cool_order[i] = self.cool_order[parent]
+            i = parent
+        self.cool_at[i] = at
+        self.cool_order[i] = k
+
+    cdef void _cool_pop(self) noexcept nogil:
+        cdef int64_t n = self.cool_n - 1, i = 0, child
+        cdef int64_t at = self.cool_at[n], k = self.cool_order[n]
+        self.cool_n = n
+        while True:
+            child = 2 * i + 1
+            if child >= n:
+                break
+            if child + 1 < n and (self.cool_at[child + 1] < self.cool_at[child] or
+                                  (self.cool_at[child + 1] == self.cool_at[child]
+                                   and self.cool_order[child + 1] < self.cool_order[child])):
+                child += 1
+            if at < self.cool_at[child] or (at == self.cool_at[child] and k < self.cool_order[child]):
+                break
+            self.cool_at[i] = self.cool_at[child]
+            self.cool_order[i] = self.cool_order[child]
+            i = child
+        self.cool_at[i] = at
+        self.cool_order[i] = k
 
     cdef int _release_cooled(self, bint force) except -1 nogil:
         """Re-index chunked accounts whose cooldown is over (`force`: jump the clock to the next)."""
         cdef int64_t k, t
         cdef int32_t a
-        if force and self.cool_head < self.cool_n and self.cool_at[self.cool_head] > self.events:
-            self.events = self.cool_at[self.cool_head]
-        while self.cool_head < self.cool_n and self.cool_at[self.cool_head] <= self.events:
-            k = self.cool_order[self.cool_head]
-            self.cool_head += 1
+        if force and self.cool_n > 0 and self.cool_at[0] > self.events:
+            self.events = self.cool_at[0]
+        while self.cool_n > 0 and self.cool_at[0] <= self.events:
+            k = self.cool_order[0]
+            self._cool_pop()
             a = self.orders[k].account
             if self.accounts.state[a] == ST_LIQUIDATING:
                 t = self.accounts._trigger(a)
                 self.accounts.trigger[a] = t
-                if t != TRIGGER_NONE and self.mark <= t:
+                if self._crossed_now(a, t):
                     self._liquidate(a, self.orders[k].wave, CAUSE_CHUNK, 0)
                 else:
                     self._index(a)
@@ -634,9 +773,12 @@ cdef class Engine:
         cdef bint has_bid = self.book.best_bid_idx >= 0, has_ask = self.book.best_ask_idx != NO_ASK
         # With no bid there is no price to sell at: fall back to the last trade (never
         # to the ask, which would lift the mark in a crash).
+        self.mark_half = False
         if self.mark_rule == MARK_MID and has_bid and has_ask:
-            # floor of the midpoint, in ticks
+            # The mid is mark + 1/2 when bid + ask is odd: orders are decided at the
+            # floor (`mark`), crossings at the mid itself (`mark_half`).
             self.mark = self.book.base + (self.book.best_bid_idx + self.book.best_ask_idx) // 2
+            self.mark_half = ((self.book.best_bid_idx + self.book.best_ask_idx) & 1) != 0
         elif self.mark_rule == MARK_BID or self.mark_rule == MARK_MID:
             if has_bid:
                 self.mark = self.book.base + self.book.best_bid_idx
@@ -693,7 +835,7 @@ cdef class Engine:
         cdef Order ahead
         ahead.kind = K_MARKET
         while True:
-            if self.cool_head < self.cool_n:
+            if self.cool_n > 0:
                 self._release_cooled(False)
             if self.next_send < self.order_n:
                 k = self.next_send
@@ -708,7 +850,7 @@ cdef class Engine:
                 self._send(k)
                 self.events += 1
                 self._after_event(self.orders[k].wave + 1)
-            elif self.cool_head < self.cool_n:
+            elif self.cool_n > 0:
                 self._release_cooled(True)
             else:
                 break
@@ -772,7 +914,9 @@ cdef class Engine:
                 cap = self.lp_cap
                 self._grow(<void**>&self.lp_ids, &cap, self.lp_n + p.levels, sizeof(oid_t))
                 self.lp_cap = cap
-            anchor = self.last_price
+            # After a gap shock and before any trade, quote below the post-gap bid,
+            # not at the pre-gap last price.
+            anchor = self.gap_anchor if self.gap_anchor >= 0 else self.last_price
             size = p.size
             for level in range(p.levels):
                 price = anchor - level * p.spacing
@@ -802,14 +946,15 @@ cdef class Engine:
 
     # ------------------------------------------------------------------ sessions
 
-    cdef int _calls(self) except -1 nogil:
-        """At a session's close: call accounts under their call line, force those whose
-        grace ran out, clear the calls of those back above it."""
+    cdef int _calls(self, price_t close) except -1 nogil:
+        """At a session's close: call accounts under their call line at the closing
+        price, force those whose grace ran out, clear the calls of those back above it."""
         cdef Rule* rule
         cdef int64_t a
         cdef int64_t t
         cdef uint8_t st
-        cdef int32_t wave = self.max_wave + 1
+        # A call is caused by the sell that made the close: its wave + 1.
+        cdef int32_t wave = self.close_wave + 1
         cdef int64_t j
         for j in range(self.accounts.n):          # in account-id order
             a = self.inverse[j]
@@ -820,7 +965,7 @@ cdef class Engine:
             if st != ST_STATIC and st != ST_HEAP and st != ST_IDLE_NONE:
                 continue
             t = self.accounts._trigger_at(a, rule.call_bps)
-            if t != TRIGGER_NONE and self.mark <= t:
+            if t != TRIGGER_NONE and close <= t:
                 if self.accounts.called[a] < 0:
                     self.accounts.called[a] = self.session
                 if self.session - self.accounts.called[a] >= rule.call_grace:
@@ -865,6 +1010,8 @@ cdef class Engine:
         for i in range(self.blocked_n):
             if self.accounts.state[self.blocked[i]] == ST_BLOCKED:
                 self._index(self.blocked[i])
+                if self.cont[self.blocked[i]] >= 0:
+                    self._continue(self.blocked[i], self.cont[self.blocked[i]])
         self.blocked_n = 0
         # Accounts the new session finds crossed (blocked ones back in the index).
         cdef int32_t wave = self.max_wave + 1
@@ -877,8 +1024,9 @@ cdef class Engine:
             self.events += 1
             self._after_event(1)
 
-    def _start(self, price_t mark, price_t last):
+    def _start(self, price_t mark, price_t last, bint half=False):
         self.mark = mark
+        self.mark_half = half
         self.last_price = last
         self.event_start_price = last
         self._record_path()
@@ -890,6 +1038,8 @@ cdef class Engine:
             self.mark = self.book.base + self.book.best_bid_idx
         else:
             self.mark = price
+        self.mark_half = False
+        self.gap_anchor = self.mark
         with nogil:
             self.events += 1
             self._record_path()
@@ -899,14 +1049,15 @@ cdef class Engine:
         with nogil:
             self._run_queue()
 
-    def _close_session(self):
+    def _close_session(self, price_t close):
+        """End of a session whose closing price is `close`: margin calls are judged there."""
         if self.inverse == NULL:
             inverse = np.empty(self.accounts.n, np.int32)
             inverse[self._perm_array] = np.arange(self.accounts.n, dtype=np.int32)
             self._inverse_array = inverse
             self.inverse = <int32_t*>cnp.PyArray_DATA(inverse)
         with nogil:
-            self._calls()
+            self._calls(close)
 
     @property
     def resting_forced(self):
@@ -969,7 +1120,8 @@ cdef class Engine:
         """Bytes the loop's own buffers hold (index, orders, tape, path)."""
         return (self._perm_array.nbytes + self.heap_cap * 12 + self.order_cap * sizeof(ForcedOrder)
                 + self.tape_cap * sizeof(TapeRow) + self.path_cap * sizeof(PathRow)
-                + self.blocked_cap * 4 + self.cool_cap * 16 + self.lp_cap * 8)
+                + self.blocked_cap * 4 + self.cool_cap * 16 + self.lp_cap * 8
+                + self.accounts.n * 4 + self.cont_cap * 4 + self.skip_cap * 4)
 
 
 assert FORCED_DTYPE.itemsize == sizeof(ForcedOrder), (FORCED_DTYPE.itemsize, sizeof(ForcedOrder))

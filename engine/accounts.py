@@ -2,7 +2,9 @@
 
 Money is in tick-lots (a price in ticks times a quantity in lots), positions in lots,
 lines in the units users quote them in (collateral ratios such as 1.30, rates such as
-0.004) and stored in basis points.  Every constructor checks its input once, here, and
+0.004, maintenance fractions such as 0.25 on the equity basis) and stored in basis
+points; every crossing is then decided exactly (Reg T's 25% maintenance is kept as
+equity < 0.25 x market value, not as a rounded collateral ratio of 4/3).  Every constructor checks its input once, here, and
 names the field at fault; the Cython ledger (``engine._accounts``) trusts what it gets.
 """
 from __future__ import annotations
@@ -82,6 +84,12 @@ class MarginRule:
         Ticks below the mark for ``style="ioc"``.
     chunk, cooldown : int
         Largest forced order in lots (0: no limit) and events to wait between chunks.
+    basis : {"ratio", "equity"}
+        What the lines measure: the collateral ratio (cash + shares x price) / debt
+        (lines above 1, such as 1.30), or equity / market value, equity being
+        cash + shares x price - debt and market value shares x price (FINRA 4210 and
+        Reg T; lines are fractions below 1, such as 0.25).  Both are decided exactly
+        in integers once the line is in basis points.
 
     Raises
     ------
@@ -101,15 +109,23 @@ class MarginRule:
     ioc_offset: int = 0
     chunk: int = 0
     cooldown: int = 0
+    basis: str = "ratio"
 
     def __post_init__(self):
+        _check_choice(self.basis, {"ratio": 0, "equity": 1}, "basis")
         force = _bps(self.force, "force")
         if force <= 0:
             raise ValueError(f"force must be > 0, got {self.force}")
         restore = _bps(self.restore, "restore")
         if restore <= force:
             raise ValueError(f"restore={self.restore} must be above force={self.force}")
-        if restore <= 10000 and self.policy == "restore":
+        if self.basis == "equity":
+            for name in ("force", "call", "restore", "warning", "withdraw"):
+                value = getattr(self, name)
+                if value is not None and _bps(value, name) >= 10000:
+                    raise ValueError(f"{name}={value} must be below 1 on the equity basis "
+                                     "(a fraction of market value)")
+        elif restore <= 10000 and self.policy == "restore":
             raise ValueError(f"restore={self.restore} must be above 1.0: selling to repay "
                              "cannot raise a ratio that is at or below 1")
         previous, previous_name = force, "force"
@@ -141,6 +157,7 @@ class MarginRule:
         row["chunk"] = self.chunk
         row["cooldown"] = self.cooldown
         row["fraction_bps"] = 10000
+        row["basis"] = _accounts.EQUITY_BASIS if self.basis == "equity" else _accounts.RATIO_BASIS
         return row
 
     @classmethod
@@ -154,16 +171,18 @@ class MarginRule:
 
     @classmethod
     def reg_t(cls, maintenance=0.25, house=0.30, **overrides):
-        """US Reg T / FINRA 4210: equity >= `maintenance` x market value, as a collateral
-        ratio 1 / (1 - maintenance) (133.3% for 25%; exact when cash is netted into
-        the debit balance).  Liquidation sells back to the `house` requirement."""
+        """US Reg T / FINRA 4210: an account is forced when its equity (cash + shares x
+        price - debt) falls strictly below `maintenance` x market value (shares x price),
+        decided exactly (``basis="equity"``; the lines are the fractions themselves:
+        ``force=maintenance``, ``restore=house``).  Liquidation sells back to the `house`
+        requirement."""
         for name, value in (("maintenance", maintenance), ("house", house)):
             if not (isinstance(value, (int, float)) and math.isfinite(value) and 0 <= value < 1):
                 raise ValueError(f"{name} must be in [0, 1), got {value}")
         if house <= maintenance:
             raise ValueError(f"house={house} must be above maintenance={maintenance}")
-        params = dict(force=1 / (1 - maintenance), call=None, restore=1 / (1 - house),
-                      policy="restore", style="market")
+        params = dict(force=maintenance, call=None, restore=house, policy="restore",
+                      style="market", basis="equity")
         params.update(overrides)
         return cls(**params)
 
@@ -446,7 +465,11 @@ class Accounts(_accounts.Accounts):
             row = int(np.flatnonzero(financing < 0)[0])
             raise ValueError(f"margin[{row}]={margin_[row]} exceeds the position's value "
                              f"{shares_[row] * entry_[row]}: nothing to finance")
-        stop = (margin_ * _bps(rule.stop, "stop")) // 10000
+        stop_bps = _bps(rule.stop, "stop")
+        if n and margin_.max() > _LIMIT // max(stop_bps, 1):
+            raise ValueError("margin x stop exceeds 2**62 (1/10000 tick-lots)")
+        # Kept in 1/10000 tick-lots: the stop value margin x stop is exact.
+        stop = margin_ * stop_bps
         return cls._from_columns(
             {"cash": cash_, "shares": shares_, "debt": financing, "floor_value": stop,
              "line_bps": np.full(n, 10000, np.int32), "rule": np.zeros(n, np.uint8)},

@@ -21,13 +21,20 @@ literally, and the property tests hold the two to the same fills):
    otherwise the account goes back into the trigger index with its new trigger.
 3. Liquidity providers act (withdraw or refill), then every idle account crossed at
    the mark gets a forced order, highest trigger first (ties: lowest account id), of
-   wave 1 + the event's wave (the shock is wave 0).  An account crossed when the
-   price has not moved (it was re-indexed after a partial sale) takes the wave of
-   the event after which it was found.  So the accounts liquidated for the first time
-   come in trigger order, and no account is liquidated above its line.
+   wave 1 + the event's wave (the shock is wave 0): the wave is the generation of the
+   cascade.  A liquidation that goes on keeps its wave: the next chunk of a chunked
+   liquidation (cause "chunk": an order of exactly ``chunk`` lots whose account is
+   still crossed when that event is over, or released after its cooldown), the retry
+   at the next session's open of an order the band or its limit cut (cause "retry"),
+   and the resubmission of an order queued at the floor (cause "resubmit").  So the
+   accounts liquidated for the first time come in trigger order, and no account is
+   liquidated above its line (with ``mark="mid"``, at the exact mid, which may lie
+   half a tick above the tick the order is decided at).
 4. Sessions: when no forced order is left to send, the session ends.  Its close is
    the last trade, or the best ask if sellers are queued below it (a limit-down day
-   closes at the floor).  Margin calls are counted at the close; the next session's
+   closes at the floor).  Margin calls are judged at the closing price; an account
+   forced by a call gets wave 1 + the wave of the last shock or forced sell that traded
+   before that close (the sell that made the closing price).  The next session's
    band is close +- limit; forced sells resting at the old floor are cancelled and
    resubmitted at the new one (``queued="resubmit"``) or kept; blocked accounts are
    re-indexed and every crossed account is liquidated.  The run stops after
@@ -35,7 +42,12 @@ literally, and the property tests hold the two to the same fills):
 
 The run changes the book (forced sells resting at a floor, providers' bids stay) and
 the accounts' ledger in place; forced orders use ids ``FORCED_ID_BASE + k``, provider
-quotes ``LP_ID_BASE + j`` (owner ``LP_OWNER``), the shock ``SHOCK_ID``.
+quotes ``LP_ID_BASE + j`` (owner ``LP_OWNER``), the shock ``SHOCK_ID``.  A ledger or a
+book may be run again only when no forced order of the earlier run is still resting
+(a run that kept orders queued at a floor leaves their accounts ``liquidating``): the
+ids would be reused and the old orders' fills could not be booked, so such a run is
+refused with a ValueError.  At the end of a run the triggers of accounts left blocked
+or liquidating are recomputed from the ledger.
 """
 from __future__ import annotations
 
@@ -159,11 +171,14 @@ def session_close(last_price, book):
 
 
 def band_around(close, limit):
-    """The band ``(lo, hi)`` in ticks: `close` +- `limit` (a fraction), rounded half up;
-    ``lo`` is at least 1 tick."""
+    """The band ``(lo, hi)`` in ticks: ``close x (1 - limit)`` and ``close x (1 + limit)``,
+    each rounded half up to the tick (the exchanges' rule; `limit` is taken to the basis
+    point, exactly); ``lo`` is at least 1 tick.  For example ``band_around(1005, 0.10)``
+    is ``(905, 1106)``."""
     bps = round(limit * 10000)
-    move = (close * bps + 5000) // 10000
-    return max(1, close - move), close + move
+    lo = (close * (10000 - bps) + 5000) // 10000
+    hi = (close * (10000 + bps) + 5000) // 10000
+    return max(1, lo), hi
 
 
 class Cascade:
@@ -176,8 +191,10 @@ class Cascade:
     accounts : engine.Accounts
         Changed in place by the run (``accounts.copy()`` keeps the starting state).
     mark : {"last", "bid", "mid"}
-        Mark price rule: last trade, best bid, or floor of the mid; with no bid left,
-        "bid" and "mid" fall back to the last trade.
+        Mark price rule: last trade, best bid, or the mid; with no bid left, "bid" and
+        "mid" fall back to the last trade.  A mid between two ticks crosses an account
+        exactly (its ratio at the true mid is strictly below the line); the quantity and
+        limit of the forced order are decided at the tick below it.
     limit : float, optional
         Daily price limit as a fraction (0.10 main board, 0.20 growth boards); each
         session's band is the previous close +- limit.  None keeps the book's band.
@@ -250,7 +267,10 @@ class Cascade:
         Raises
         ------
         ValueError
-            If the book has no bids, the shock is not a Shock, or the cascade was run.
+            If the book has no bids, or forced orders of an earlier run still rest in
+            the book or are still live in the ledger (see the module notes).
+        TypeError, RuntimeError
+            If the shock is not a Shock, or this Cascade has already run.
         """
         if not isinstance(shock, Shock):
             raise TypeError(f"shock must be an engine.Shock, got {type(shock).__name__}")
@@ -262,19 +282,21 @@ class Cascade:
             raise ValueError("the book has no bids: there is nothing for a shock to hit")
         self._ran = True
         started = time.perf_counter()
+        self._bad_debt_before = int(self.accounts.bad_debt.sum())
         initial_prices, initial_qtys = metrics.depth_profile(book, BUY)
         providers = np.array([p._row() for p in self.providers], PROVIDER_DTYPE) \
             if self.providers else np.zeros(0, PROVIDER_DTYPE)
         engine = _cascade.Engine(book, self.accounts, self.mark, providers, self.seed,
                                  self.record_tape)
+        half = False
         if self.mark == "mid" and start_ask is not None:
-            mark = (start_bid + start_ask) // 2
+            mark, half = (start_bid + start_ask) // 2, (start_bid + start_ask) % 2 == 1
         else:
             mark = start_bid
         close = int(self.prev_close) if self.prev_close is not None else start_bid
         try:
-            result = self._run(engine, shock, book, start_bid, start_ask, mark, close, started,
-                               initial_prices, initial_qtys)
+            result = self._run(engine, shock, book, start_bid, start_ask, (mark, half), close,
+                               started, initial_prices, initial_qtys)
         finally:
             engine._restore_order()
         result.elapsed = time.perf_counter() - started
@@ -283,7 +305,7 @@ class Cascade:
     def _run(self, engine, shock, book, start_bid, start_ask, mark, close, started,
              initial_prices, initial_qtys):
         bands = [self._set_band(close) if self.limit is not None else book.band]
-        engine._start(mark, start_bid)
+        engine._start(mark[0], start_bid, mark[1])
         withdrawn = 0
         if shock.kind == "sell":
             engine._shock_sell(shock.qty)
@@ -299,28 +321,33 @@ class Cascade:
         bid_after_shock = book.best_bid()
         sessions = []
         for s in range(self.sessions):
-            orders_before = engine.order_count
+            sent_before = engine.order_count - engine.unsent
             if s > 0:
                 if not (engine.resting_forced or engine.blocked_accounts or engine.pending_calls
                         or engine.unsent):
                     break
-                bands.append(self._set_band(sessions[-1]["close"]))
+                # Without a limit the band stays as it is.
+                bands.append(self._set_band(sessions[-1]["close"]) if self.limit is not None
+                             else book.band)
                 engine._open_session(s, self.queued == "resubmit")
             engine._run_session()
+            close = session_close(engine.last_price, book)
             sessions.append({"session": s, "band": tuple(int(x) for x in bands[-1]),
-                             "close": session_close(engine.last_price, book),
-                             "forced_orders": engine.order_count - orders_before,
+                             "close": close,
+                             # sent in this session (margin calls queued at the last
+                             # close and resubmissions included)
+                             "forced_orders": engine.order_count - engine.unsent - sent_before,
                              "queued_at_close": int(engine.resting_qty),
                              "queued_orders_at_close": int(engine.resting_forced),
                              "best_bid_at_close": book.best_bid()})
             if s + 1 < self.sessions:
-                engine._close_session()
+                engine._close_session(close)
         elapsed = time.perf_counter() - started
         return CascadeResult(
             engine=engine, accounts=self.accounts, book=book, shock=shock, start_price=start_bid,
             start_ask=start_ask, initial_depth=(initial_prices, initial_qtys),
             bid_after_shock=bid_after_shock, withdrawn=withdrawn, sessions=sessions,
-            elapsed=elapsed, limit=self.limit)
+            elapsed=elapsed, limit=self.limit, bad_debt_before=self._bad_debt_before)
 
     def _set_band(self, close):
         lo, hi = band_around(int(close), self.limit)
@@ -346,20 +373,30 @@ class CascadeResult:
         Best bid, best ask and mark after every event that changed one of them.
     orders : numpy.ndarray of FORCED_DTYPE
         Every forced order, in the order sent (its id in the book is
-        ``FORCED_ID_BASE + row``).
+        ``FORCED_ID_BASE + row``); ``session`` is the session it was sent in, ``wave``
+        the generation of the cascade of its liquidation, ``cause`` why it was sent
+        (``engine._cascade.CAUSE_NAMES``: price, margin call, resubmit, chunk, retry).
+    final_mark, final_mark_half : int, bool
+        The mark after the last event (``final_mark + 1/2`` when ``final_mark_half``,
+        a mid between two ticks).
     waves : numpy.ndarray of WAVE_DTYPE
-        Per wave: forced orders, submitted volume (lots they were sent to sell), forced
+        Per wave: forced orders, submitted volume (lots they were sent to sell, each lot
+        once: resubmissions and retries of cut orders are not counted again), forced
         volume (lots of those sold), accounts liquidated (first time), branching ratio
         (the next wave's submitted volume / this wave's; wave 0 is the shock, its
         submitted volume the shock's size).  Branching is on submitted volume because a
         wave queued at limit-down sells nothing at once yet forces the next wave all the
         same.
     sessions : list of dict
-        Band and close of each session run.
+        Per session run: band, close, ``forced_orders`` (forced orders sent in that
+        session, margin calls and resubmissions included), lots and orders queued at
+        the close, best bid at the close.
+    bad_debt : int
+        Bad debt recorded by this run (tick-lots), taken at its end.
     """
 
     def __init__(self, engine, accounts, book, shock, start_price, start_ask, initial_depth,
-                 bid_after_shock, withdrawn, sessions, elapsed, limit):
+                 bid_after_shock, withdrawn, sessions, elapsed, limit, bad_debt_before=0):
         self.accounts = accounts
         self.book = book
         self.shock = shock
@@ -375,6 +412,7 @@ class CascadeResult:
         self.orders, self.tape, self.path = engine._take_results()
         self.end_price = int(engine.last_price)
         self.final_mark = int(engine.mark)
+        self.final_mark_half = bool(engine.mark_half)     # the mark was final_mark + 1/2
         self.shock_filled = int(engine.shock_filled)
         self.shock_cancelled = int(engine.shock_cancelled)
         self.rejects = int(engine.rejects)
@@ -383,6 +421,8 @@ class CascadeResult:
         self.lp_quoted = int(engine.lp_quoted)
         self.lp_withdrawn = int(engine.lp_withdrawn)
         self.record_tape = engine.record_tape
+        # Per-run values are taken now: the ledger may be run again and change.
+        self.bad_debt = int(accounts.bad_debt.sum()) - int(bad_debt_before)
         self._waves = None
 
     @property
@@ -407,8 +447,10 @@ class CascadeResult:
         if len(orders):
             w = orders["wave"].astype(np.int64)
             table["forced_orders"] = np.bincount(w, minlength=top + 1)
-            # A resubmission sends again lots its wave already sent: count each lot once.
-            fresh = orders["cause"] != _cascade.RESUBMIT_CAUSE
+            # A resubmission, or the retry of a cut order, sends again lots its wave
+            # already sent: count each lot once.
+            fresh = ((orders["cause"] != _cascade.RESUBMIT_CAUSE)
+                     & (orders["cause"] != _cascade.RETRY_CAUSE))
             table["submitted_volume"] = np.bincount(w, weights=orders["qty"] * fresh, minlength=top + 1)
             table["forced_volume"] = np.bincount(w, weights=orders["filled"], minlength=top + 1)
             _, first = np.unique(orders["account"], return_index=True)
@@ -441,13 +483,15 @@ class CascadeResult:
         traded), ``max_gap_ticks`` (largest jump between consecutive trade prices, the
         start price counted as trade 0), ``depth_consumed`` (fraction of the pre-shock
         bid depth eaten), ``vwap_slippage_ticks`` (volume-weighted distance of every
-        sell fill, shock included, below the start price), ``bad_debt`` (tick-lots),
+        sell fill, shock included, below the start price), ``bad_debt`` (tick-lots
+        recorded by this run, taken at its end),
         ``unfilled_at_limit`` (forced lots still queued in the book), ``amplification``
         (total sell volume / shock volume; None for a gap shock), plus
         ``shock_volume``, ``cut_volume`` (forced lots dropped by the band or a limit),
         ``price_amplification``, ``max_bid_gap_ticks``, ``max_spread_ticks``,
-        ``max_sweep_empty_levels``, ``volume_at`` (sell volume, shock and forced, at
-        which the given fractions of the depth within each distance were gone),
+        ``max_sweep_empty_levels``, ``volume_at`` (cumulative forced volume, the shock
+        excluded, at which the given fractions of the depth within each distance were
+        gone: 0 when the shock alone ate them),
         ``sessions``, ``events``, ``rejects`` (forced orders the book refused: an id
         clash; should be 0), ``seconds``.  Without the tape (``record_tape=False``)
         only the keys that do not need it are present.
@@ -463,7 +507,7 @@ class CascadeResult:
             "forced_orders": int(len(orders)),
             "accounts_liquidated": int(len(np.unique(orders["account"]))),
             "waves": int(orders["wave"].max()) if len(orders) else 0,
-            "bad_debt": int(self.accounts.bad_debt.sum()),
+            "bad_debt": self.bad_debt,
             "unfilled_at_limit": int((orders["qty"][resting] - orders["filled"][resting]
                                       - orders["cancelled"][resting]).sum()),
             "cut_volume": int(orders["cancelled"][done].sum()),
@@ -484,7 +528,7 @@ class CascadeResult:
         tape = self.tape
         exhaustion = metrics.depth_exhaustion(
             tape, prices, qtys, self.start_price, distances=distances, fractions=fractions,
-            count=tape["seller"] != _cascade.OTHER_SELLER)
+            count=tape["seller"] == _cascade.FORCED_SELLER)
         gaps = metrics.price_gaps(tape, self.start_price, self.path)
         _, empty = metrics.sweep_gaps(tape[self.sell_mask()])
         out.update({

@@ -7,10 +7,11 @@ through its per-call Python API (``market``/``limit``/``ioc``/``cancel``/
 ``take_fills``).  It uses ``engine.reference.ReferenceBook`` when given one, or any
 object with the ``engine.Book`` API.
 
-Covered: margin, perp and swap accounts; policies all / restore / fraction; styles
-market / ioc / floor; marks last / bid / mid; sell and gap shocks; sessions with bands,
-resubmission or keeping of queued orders, blocked accounts and margin calls with
-grace.  Not covered (rejected with NotImplementedError): chunking with cooldown and
+Covered: margin (ratio and equity bases), perp and swap accounts; policies all /
+restore / fraction; styles market / ioc / floor; marks last / bid / mid (crossings at
+the exact mid); sell and gap shocks; sessions with bands (or none), resubmission or
+keeping of queued orders, blocked accounts that retry with their wave, chunks without
+cooldown that keep their wave, and margin calls judged at the close with grace.  Not covered (rejected with NotImplementedError): chunking with cooldown and
 liquidity providers.
 """
 from __future__ import annotations
@@ -69,11 +70,18 @@ class ReferenceCascade:
         self.session = 0
         self.max_wave = 0
         self.shock_filled = 0
+        self.cont = {}          # account -> (wave, cause) of a liquidation that goes on
+        self.cont_list = []     # accounts whose continuation the next detection decides
+        self.close_wave = 0     # wave of the last shock or forced sell that traded
 
     # ------------------------------------------------------------------ account maths
 
     def kind(self, a):
         return self.rules[self.rule[a]]["kind"]
+
+    def equity_basis(self, a):
+        return (self.kind(a) == _accounts.MARGIN
+                and self.rules[self.rule[a]]["basis"] == _accounts.EQUITY_BASIS)
 
     def health(self, a, p, line=None):
         """A + B*p: negative exactly when the account is crossed at p."""
@@ -81,7 +89,11 @@ class ReferenceCascade:
         q = self.shares[a]
         if self.kind(a) == _accounts.PERP:
             return BPS * self.cash[a] + BPS * q * p - line * q * p
-        return BPS * (self.cash[a] - self.floor_value[a] + q * p) - line * self.debt[a]
+        if self.equity_basis(a):
+            # equity (cash + q p - debt) against line x market value (q p)
+            return BPS * (self.cash[a] + q * p - self.debt[a]) - line * q * p
+        # floor_value (swaps' stop value) is kept in 1/BPS tick-lots
+        return BPS * (self.cash[a] + q * p) - self.floor_value[a] - line * self.debt[a]
 
     def trigger(self, a, line=None):
         """Highest integer p with health(p) < 0, found from the line's two coefficients."""
@@ -98,8 +110,13 @@ class ReferenceCascade:
         assert self.health(a, t, line) < 0 <= self.health(a, t + 1, line)
         return max(min(t, 2**63 - 1), -2**63 + 1)
 
-    def crossed(self, a, p):
-        return self.shares[a] > 0 and self.trigger(a) != NONE and self.health(a, p) < 0
+    def crossed(self, a, p, half=False):
+        """Crossed at p, or at p + 1/2 with `half` (health is linear in the price)."""
+        if not (self.shares[a] > 0 and self.trigger(a) != NONE):
+            return False
+        if half:
+            return self.health(a, p) + self.health(a, p + 1) < 0
+        return self.health(a, p) < 0
 
     def liquidation_qty(self, a, p):
         r = self.rules[self.rule[a]]
@@ -108,15 +125,15 @@ class ReferenceCascade:
         R = r["restore_bps"]
         if r["policy"] == _accounts.FRACTION:
             x = -((-q * r["fraction_bps"]) // BPS)
-        elif r["policy"] == _accounts.RESTORE and p > 0 and R > BPS:
-            if r["kind"] == _accounts.PERP:
-                equity = self.cash[a] + q * p
+        elif r["policy"] == _accounts.RESTORE and p > 0 and R > 0:
+            if r["kind"] == _accounts.PERP or self.equity_basis(a):
+                equity = self.cash[a] + q * p - (self.debt[a] if self.equity_basis(a) else 0)
                 if equity > 0:
                     x = q - (BPS * equity) // (R * p)
             else:
                 # smallest x with BPS*(c - floor + (q-x)p) >= R*(d - x p)
-                x = 1
-                while x < q and BPS * (self.cash[a] - self.floor_value[a] + (q - x) * p) \
+                x = 1 if R > BPS else q
+                while x < q and BPS * (self.cash[a] + (q - x) * p) - self.floor_value[a] \
                         < R * (self.debt[a] - x * p):
                     x += 1
         if r["chunk"] > 0:
@@ -171,11 +188,18 @@ class ReferenceCascade:
         self.state[a] = "liquidating"
 
     def detect(self, wave):
-        crossed = [a for a in range(self.n) if self.state[a] == "idle" and self.crossed(a, self.mark)]
+        crossed = [a for a in range(self.n)
+                   if self.state[a] == "idle" and self.crossed(a, self.mark, self.mark_half)]
         crossed.sort(key=lambda a: (-self.trigger(a), a))
         for a in crossed:
             self.called[a] = -1
-            self.liquidate(a, wave, "price")
+            if a in self.cont:
+                self.liquidate(a, *self.cont.pop(a))
+            else:
+                self.liquidate(a, wave, "price")
+        for a in self.cont_list:
+            self.cont.pop(a, None)
+        self.cont_list = []
 
     def consume(self, fills, taker_wave, seller):
         for f in fills:
@@ -192,6 +216,8 @@ class ReferenceCascade:
                               int(f["taker_owner"]), int(f["maker_owner"]), int(f["taker_side"]),
                               who, self.session, wave))
             self.last = int(f["price"])
+            if who:
+                self.close_wave = wave
             if self.mark_rule == "last":
                 self.mark = int(f["price"])
 
@@ -204,13 +230,20 @@ class ReferenceCascade:
         elif o["cancelled"] > 0:
             self.state[a] = "blocked"
             self.blocked.append(a)
+            self.cont[a] = (o["wave"], "retry")
         else:
             self.state[a] = "idle"
+            chunk = self.rules[self.rule[a]]["chunk"]
+            if chunk > 0 and o["qty"] == chunk:
+                self.cont[a] = (o["wave"], "chunk")
+                self.cont_list.append(a)
 
     def update_mark(self):
         bid, ask = self.book.best_bid(), self.book.best_ask()
+        self.mark_half = False
         if self.mark_rule == "mid" and bid is not None and ask is not None:
-            self.mark = (bid + ask) // 2
+            # the mid is mark + 1/2 when bid + ask is odd
+            self.mark, self.mark_half = (bid + ask) // 2, (bid + ask) % 2 == 1
         elif self.mark_rule in ("bid", "mid"):
             self.mark = bid if bid is not None else self.last
 
@@ -251,14 +284,15 @@ class ReferenceCascade:
             self.send(k)
             self.after_event(self.orders[k]["wave"] + 1)
 
-    def calls(self):
-        wave = self.max_wave + 1
+    def calls(self, close):
+        """Margin calls judged at the session's closing price."""
+        wave = self.close_wave + 1
         for a in range(self.n):
             r = self.rules[self.rule[a]]
             if r["call_bps"] <= 0 or self.state[a] != "idle":
                 continue
             t = self.trigger(a, r["call_bps"])
-            if t != NONE and self.mark <= t:
+            if t != NONE and close <= t:
                 if self.called[a] < 0:
                     self.called[a] = self.session
                 if self.session - self.called[a] >= r["call_grace"]:
@@ -290,6 +324,8 @@ class ReferenceCascade:
         for a in self.blocked:
             if self.state[a] == "blocked":
                 self.state[a] = "idle"
+                if a in self.cont:
+                    self.cont_list.append(a)
         self.blocked = []
         self.detect(self.max_wave + 1)
 
@@ -301,6 +337,7 @@ class ReferenceCascade:
         self.start = start
         self.last = start
         self.mark = (start + ask) // 2 if self.mark_rule == "mid" and ask is not None else start
+        self.mark_half = self.mark_rule == "mid" and ask is not None and (start + ask) % 2 == 1
         if self.limit is not None:
             self.set_band(self.prev_close if self.prev_close is not None else start)
         if shock.kind == "sell":
@@ -313,6 +350,7 @@ class ReferenceCascade:
                 for oid in ids:
                     book.cancel(int(oid))
             self.mark = book.best_bid() if book.best_bid() is not None else shock.price
+            self.mark_half = False
             self.detect(1)
         for s in range(self.sessions):
             if s > 0:
@@ -320,10 +358,12 @@ class ReferenceCascade:
                 resting = any(o["status"] == "resting" for o in self.orders)
                 if not (resting or self.blocked or pending or any(c >= 0 for c in self.called)):
                     break
-                self.set_band(session_close(self.last, self.book))
+                if self.limit is not None:
+                    self.set_band(self.close)
                 self.open_session(s)
             self.run_queue()
+            self.close = session_close(self.last, self.book)
             if s + 1 < self.sessions:
-                self.calls()
+                self.calls(self.close)
         self.end_price = self.last
         return self

@@ -173,12 +173,12 @@ def format_report(result, distances=(100, 500, 1000, None), tick_value=0.01, lot
         lines.append(f"  price amplification      {s['price_amplification']:.2f}x "
                      "(final fall / the fall the shock alone caused)")
     lines.append("")
-    lines.append("Depth exhaustion (pre-shock bids; sell volume counts the shock)")
+    lines.append("Depth exhaustion (pre-shock bids; 'gone at' counts forced lots, not the shock)")
     lines.append(f"  depth consumed           {s['depth_consumed']:.1%} of all resting bids")
     lines.append(f"  levels emptied           {s['levels_emptied']:,}")
     for d, at in s["volume_at"].items():
         label = "all depth" if d is None else f"within {d} ticks"
-        marks = ", ".join(f"{int(f * 100)}% gone at {v:,} lots" if v is not None
+        marks = ", ".join(f"{int(f * 100)}% gone at {v:,} forced lots" if v is not None
                           else f"{int(f * 100)}% never" for f, v in at.items())
         lines.append(f"  {label:<24} {marks}")
     lines.append("")

@@ -35,6 +35,13 @@ def check_invariants(before, book, bid_volume, ask_volume, result):
         assert o["qty"] == o["filled"] + o["cancelled"] + left
         assert (o["status"] == _cascade.RESTING) == (left > 0)
         assert o["status"] != _cascade.PENDING or o["filled"] == o["cancelled"] == 0
+    # A retry follows a cut order of its account from an earlier session and keeps its
+    # wave; a resubmission keeps the wave of the order it takes over.
+    for k in np.flatnonzero(np.isin(orders["cause"], [_cascade.RETRY_CAUSE, _cascade.RESUBMIT_CAUSE])):
+        earlier = orders[:k][orders["account"][:k] == orders["account"][k]]
+        assert len(earlier) and earlier["wave"][-1] == orders["wave"][k]
+        if orders["cause"][k] == _cascade.RETRY_CAUSE:
+            assert earlier["cancelled"][-1] > 0 and earlier["session"][-1] < orders["session"][k]
     # Lots: what the accounts lost is what forced orders sold.
     forced = tape[tape["seller"] == _cascade.FORCED_SELLER]
     sold = before["shares"] - accounts.shares
@@ -59,7 +66,7 @@ def check_invariants(before, book, bid_volume, ask_volume, result):
     assert (accounts.shares[closed] == 0).all()
     # Every idle account left is on the safe side of its line at the final mark.
     idle = np.isin(accounts.state, [_accounts.STATIC, _accounts.HEAP, _accounts.IDLE_NONE])
-    assert not (idle & accounts.crossed(result.final_mark)).any()
+    assert not (idle & accounts.crossed(result.final_mark, result.final_mark_half)).any()
 
 
 def check_trigger_order(before, result):
@@ -98,6 +105,26 @@ def test_invariants_with_chunk_cooldowns(levels, population, config, shock):
 
 
 @settings(max_examples=50)
+@given(book_levels(), margin_accounts(max_accounts=15, rule=margin_rules(cooldown=True)),
+       margin_accounts(max_accounts=15, rule=margin_rules(cooldown=True)), cascade_configs(),
+       st.integers(1, 600))
+def test_invariants_with_mixed_cooldowns(levels, first, second, config, qty):
+    """Two rules with different chunks and cooldowns in one population: the cooldown
+    queue releases each account when its own cooldown is over."""
+    bids, asks = levels
+    population = Accounts.concat(first, second)
+    before, book, bid_volume, ask_volume, result = run(bids, asks, population, config,
+                                                       Shock.sell(qty))
+    check_invariants(before, book, bid_volume, ask_volume, result)
+    check_trigger_order(before, result)
+    # a chunk after a cooldown keeps the wave of its liquidation
+    orders = result.orders
+    for k in np.flatnonzero(orders["cause"] == _cascade.CHUNK_CAUSE):
+        earlier = orders[:k][orders["account"][:k] == orders["account"][k]]
+        assert len(earlier) and earlier["wave"][-1] == orders["wave"][k]
+
+
+@settings(max_examples=50)
 @given(book_levels(), margin_accounts(), shocks())
 def test_invariants_with_providers(levels, population, shock):
     bids, asks = levels
@@ -111,7 +138,25 @@ def test_invariants_with_providers(levels, population, shock):
     for k, o in enumerate(orders):
         resting = book.order(FORCED_ID_BASE + k)
         assert o["qty"] == o["filled"] + o["cancelled"] + (resting[2] if resting else 0)
-    assert (before["shares"] - population.shares).sum() == orders["filled"].sum()
+    sold = before["shares"] - population.shares
+    assert sold.sum() == orders["filled"].sum()
+    per_account = np.bincount(orders["account"], weights=orders["filled"], minlength=len(sold)) \
+        if len(orders) else np.zeros(len(sold))
+    assert (per_account == sold).all()
+    # Cash: each account's forced fills (as taker, or as a resting maker that a
+    # provider's bid took) = cash gained + debt repaid.
+    tape = result.tape
+    forced = tape[tape["seller"] == _cascade.FORCED_SELLER]
+    assert forced["qty"].sum() == sold.sum()
+    owner = np.where(forced["taker_side"] == engine.SELL, forced["taker_owner"], forced["maker_owner"])
+    proceeds = np.zeros(len(sold), np.int64)
+    np.add.at(proceeds, owner, forced["price"] * forced["qty"])
+    gained = (population.cash - before["cash"]) + (before["debt"] - population.debt)
+    assert (gained == proceeds).all()
+    # Providers are paid for what they bought: their bids filled by sells.
+    lp_bought = tape["qty"][((tape["maker_owner"] == _cascade.LP_OWNER) & (tape["taker_side"] == engine.SELL))
+                            | ((tape["taker_owner"] == _cascade.LP_OWNER) & (tape["taker_side"] == engine.BUY))]
+    assert lp_bought.sum() == result.lp_bought
     check_trigger_order(before, result)
 
 

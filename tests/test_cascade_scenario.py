@@ -20,10 +20,10 @@ def test_margin_crash_is_deterministic_and_conserves_lots():
     s = a.summary()
     assert s["rejects"] == 0
     assert s["start_price"] > s["end_price"]
-    # Every session's band is the previous close +- 10%.
+    # Every session's band is the previous close x (1 -+ 10%), rounded half up.
     for previous, row in zip(a.sessions, a.sessions[1:]):
         lo, hi = row["band"]
-        assert abs(lo - round(previous["close"] * 0.9)) <= 1
+        assert lo == (previous["close"] * 9 + 5) // 10
 
 
 def test_margin_crash_report():

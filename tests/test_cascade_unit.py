@@ -73,7 +73,7 @@ def test_swap_stop_line_and_fraction():
     # margin 200 on 10 lots at 100: financing 800, stop 0.8 x 200 = 160:
     # 10 p - 800 < 160  <=>  p < 96  -> trigger 95
     acc = Accounts.swap(margin=[200], shares=[10], entry=[100], rule=SwapRule(stop=0.8, close=0.5))
-    assert acc.debt[0] == 800 and acc.floor_value[0] == 160
+    assert acc.debt[0] == 800 and acc.floor_value[0] == 160 * 10000   # 1/10000 tick-lots
     assert acc.trigger[0] == 95
     book = build_book(engine.Book, [(95, 100)], [], band=(1, 200))
     result = Cascade(book, acc).run(Shock.gap(95))
@@ -85,10 +85,10 @@ def test_presets():
     assert A_SHARE_MARGIN.force == 1.10 and A_SHARE_MARGIN.call == 1.30
     assert A_SHARE_MARGIN.restore == 1.45 and A_SHARE_MARGIN.withdraw == 3.00
     assert A_SHARE_MARGIN.style == "floor" and A_SHARE_MARGIN.grace == 1
-    assert REG_T.force == pytest.approx(4 / 3)
-    # 25% maintenance: equity / market value < 0.25 exactly when the ratio < 4/3.
+    assert REG_T.force == 0.25 and REG_T.restore == 0.30 and REG_T.basis == "equity"
+    # 25% maintenance: equity / market value < 0.25 (here exactly when the price < 100).
     acc = Accounts.margin(cash=[0], shares=[100], debt=[7500], rule=REG_T)
-    assert acc.crossed(99)[0] and not acc.crossed(101)[0]
+    assert acc.crossed(99)[0] and not acc.crossed(100)[0]
 
 
 # ---------------------------------------------------------------------- bad input
@@ -227,7 +227,7 @@ def test_limit_down_queue_sessions_and_resubmit():
     result = Cascade(book, acc, limit=0.05, sessions=5, prev_close=1000).run(Shock.sell(5))
     s = result.summary()
     assert result.sessions[0]["band"] == (950, 1050)
-    assert [row["close"] for row in result.sessions[:2]] == [950, 902]   # closed limit-down
+    assert [row["close"] for row in result.sessions[:2]] == [950, 903]   # closed limit-down
     assert result.sessions[0]["queued_at_close"] > 0
     assert len(result.sessions) > 1
     # Resubmitted at each new floor until the bids at 900 are reached.
@@ -337,6 +337,12 @@ def test_chunked_liquidation_with_cooldown():
     assert result.orders["qty"].tolist() == [20] * 5
     assert (result.orders["cause"][1:] == 3).all()
     assert acc.shares[0] == 0
+    # Each chunk sells two whole levels, so the best bid moves once per chunk: the path
+    # shows the event of every chunk, and chunks are cooldown + 1 events apart.
+    events = result.path["event"][1:]
+    assert len(events) == 5 and result.path["bid"][1:].tolist() == [997, 995, 993, 991, 989]
+    assert np.diff(events).tolist() == [6] * 4
+    assert result.events == events[-1]
 
 
 def test_ledger_order_restored_and_accounts_copy():
@@ -347,17 +353,36 @@ def test_ledger_order_restored_and_accounts_copy():
     acc = Accounts.margin(cash=np.zeros(n, int), shares=shares, debt=debt,
                           rule=MarginRule(force=1.1, call=None, policy="all"))
     start = acc.copy()
-    Cascade(flat_book(), acc).run(Shock.sell(200))
+    result = Cascade(flat_book(), acc).run(Shock.sell(200))
+    assert (start.shares == shares).all()                  # the copy did not move
+    # The run permutes the rows into trigger order and back: every row must be its
+    # own account again.  Untouched accounts are exactly as they started ...
+    touched = np.zeros(n, bool)
+    touched[result.orders["account"]] = True
+    assert 0 < touched.sum() < n
+    for name, column in start.columns().items():
+        assert (acc.columns()[name][~touched] == column[~touched]).all(), name
+    # ... and each liquidated account lost what its own orders sold, for what they sold.
     sold = start.shares - acc.shares
-    # only accounts that were crossed somewhere above the final price sold anything
-    assert ((sold > 0) <= (start.trigger >= 0)).all()
-    assert (start.shares == shares).all()
+    assert (sold == np.bincount(result.orders["account"], weights=result.orders["filled"],
+                                minlength=n)).all()
+    forced = result.tape[result.tape["seller"] == _cascade.FORCED_SELLER]
+    proceeds = np.bincount(forced["taker_owner"], weights=forced["price"] * forced["qty"], minlength=n)
+    assert ((acc.cash - start.cash) + (start.debt - acc.debt) == proceeds).all()
+    # the liquidated accounts are those crossed at some mark the run went through
+    assert (start.trigger[touched] >= result.final_mark).all()
+    # triggers match the ledger row by row
+    fresh = Accounts.margin(cash=acc.cash, shares=acc.shares, debt=acc.debt,
+                            rule=MarginRule(force=1.1, call=None, policy="all"))
+    assert (fresh.trigger == acc.trigger).all()
 
 
 def test_band_around():
     assert band_around(1000, 0.10) == (900, 1100)
-    assert band_around(1005, 0.10) == (904, 1106)
-    assert band_around(5, 0.5) == (2, 8)
+    assert band_around(1005, 0.10) == (905, 1106)       # 904.5 and 1105.5 round half up
+    assert band_around(1000, 0.05) == (950, 1050)
+    assert band_around(15, 0.10) == (14, 17)            # 13.5 -> 14, 16.5 -> 17
+    assert band_around(5, 0.5) == (3, 8)                # 2.5 -> 3, 7.5 -> 8
 
 
 def test_concat_populations():
@@ -366,8 +391,17 @@ def test_concat_populations():
     both = Accounts.concat(a, b)
     assert len(both) == 2 and both.kind().tolist() == [_accounts.MARGIN, _accounts.PERP]
     assert both.trigger.tolist() == [a.trigger[0], b.trigger[0]]
+    assert both.trigger.tolist() == [989, 999]
     result = Cascade(flat_book(levels=200, qty=10), both).run(Shock.sell(150))
-    assert set(result.orders["account"].tolist()) <= {0, 1}
+    # The shock takes the price to 985: the perp (trigger 999) goes first, its IOC at
+    # the bankruptcy price 990 finds no bid and is cut; then the margin account sells
+    # back to its restore line.
+    assert result.orders["account"].tolist() == [1, 0]
+    assert result.orders["price"][0] == 990 and result.orders["cancelled"][0] == 10
+    assert both.state[1] == _accounts.BLOCKED
+    assert both.state[0] in (_accounts.STATIC, _accounts.HEAP, _accounts.IDLE_NONE)
+    assert both.shares.tolist() == [10 - int(result.orders["filled"][1]), 10]
+    assert result.orders["filled"][1] == result.orders["qty"][1] > 0
 
 
 def test_bytes_per_account():

@@ -185,7 +185,8 @@ def test_knock_in_hedges_trigger_at_their_barrier():
     debt = np.asarray(setup.accounts.debt)[rows]
     trigger = np.asarray(setup.accounts.trigger)[rows]
     assert np.all(debt == 0)  # fully funded: a hedge can never leave bad debt
-    reference = np.asarray(setup.accounts.floor_value)[rows] / 0.8 / shares
+    # floor_value is kept in 1/10000 tick-lots
+    reference = np.asarray(setup.accounts.floor_value)[rows] / 10000 / 0.8 / shares
     # crossed strictly below barrier x reference
     assert np.all(np.abs(trigger - 0.8 * reference) <= 1.0 + 1e-9 * reference)
     assert np.all(trigger < setup.start_price)

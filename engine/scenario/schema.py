@@ -256,7 +256,9 @@ def margin_rule(rule):
     Parameters
     ----------
     rule : dict
-        ``preset`` (``a_share``, ``reg_t`` or ``custom``) and overrides of its lines.
+        ``preset`` (``a_share``, ``reg_t`` or ``custom``) and overrides of its lines
+        (under ``reg_t`` the lines are fractions of market value, on the equity basis:
+        ``force`` is the maintenance requirement, ``restore`` the house requirement).
 
     Returns
     -------

@@ -6,7 +6,7 @@ Hypothesis is an optional (test) dependency: importing this module needs it.
 - :func:`margin_accounts`, :func:`perp_accounts`, :func:`swap_accounts`: small
   populations (``engine.Accounts``) with leverage around the line;
 - :func:`cascade_configs`: keyword arguments for ``engine.Cascade`` (mark rule, band
-  limit, sessions, queued policy);
+  limit or none, sessions, queued policy);
 - :func:`shocks`: ``Shock.sell`` or ``Shock.gap``;
 - :func:`scenarios`: all of the above at once, as a dict.
 """
@@ -52,10 +52,18 @@ def build_book(cls, bids, asks, band=BAND):
 
 @st.composite
 def margin_rules(draw, chunked=True, cooldown=False):
-    force = draw(st.sampled_from([1.05, 1.10, 1.20, 1.30]))
-    call = draw(st.sampled_from([None, force, force + 0.2]))
-    restore = draw(st.sampled_from([force + 0.15, force + 0.35]))
-    return MarginRule(force=force, call=call, restore=restore,
+    """Margin rules on the collateral-ratio basis (lines 1.05..1.65) or on the equity /
+    market value basis (FINRA-style lines 0.10..0.45)."""
+    basis = draw(st.sampled_from(["ratio", "ratio", "equity"]))
+    if basis == "ratio":
+        force = draw(st.sampled_from([1.05, 1.10, 1.20, 1.30]))
+        call = draw(st.sampled_from([None, force, force + 0.2]))
+        restore = draw(st.sampled_from([force + 0.15, force + 0.35]))
+    else:
+        force = draw(st.sampled_from([0.10, 0.25, 0.30]))
+        call = draw(st.sampled_from([None, force, force + 0.05]))
+        restore = draw(st.sampled_from([force + 0.05, force + 0.15]))
+    return MarginRule(force=force, call=call, restore=restore, basis=basis,
                       grace=draw(st.integers(0, 2)),
                       policy=draw(st.sampled_from(["all", "restore"])),
                       style=draw(st.sampled_from(["market", "ioc", "floor"])),
@@ -82,13 +90,16 @@ def margin_accounts(draw, max_accounts=40, price=MID, rule=None):
 
 @st.composite
 def perp_accounts(draw, max_accounts=30, price=MID):
-    """Long perpetual positions at 5x..100x entered around `price`."""
+    """Long perpetual positions at 5x..100x entered around `price` (close all, or
+    restore equity / notional to 5% or 10%)."""
     n = draw(st.integers(1, max_accounts))
     size = np.array(draw(st.lists(st.integers(0, 30), min_size=n, max_size=n)), np.int64)
     entry = np.array(draw(st.lists(st.integers(price - 30, price + 60), min_size=n, max_size=n)), np.int64)
     leverage = np.array(draw(st.lists(st.sampled_from([5, 10, 20, 50, 100]), min_size=n, max_size=n)))
     collateral = (size * entry) // leverage
+    policy = draw(st.sampled_from(["all", "restore"]))
     rule = PerpRule(tiers=((10_000, 0.005), (float("inf"), 0.02)),
+                    policy=policy, restore=draw(st.sampled_from([0.05, 0.10])) if policy == "restore" else 0.0,
                     style=draw(st.sampled_from(["ioc", "market", "floor"])))
     return Accounts.perp(collateral=collateral, size=size, entry=entry, rule=rule)
 
@@ -115,7 +126,8 @@ def cascade_configs(draw, sessions=True):
     """Keyword arguments for ``engine.Cascade`` (no providers)."""
     config = {"mark": draw(st.sampled_from(["last", "bid", "mid"]))}
     if sessions and draw(st.booleans()):
-        config["limit"] = draw(st.sampled_from([0.02, 0.05, 0.10]))
+        # limit None: several sessions in the book's own band (crypto: no daily limit)
+        config["limit"] = draw(st.sampled_from([None, 0.02, 0.05, 0.10]))
         config["sessions"] = draw(st.integers(1, 4))
         config["queued"] = draw(st.sampled_from(["resubmit", "keep"]))
     return config
