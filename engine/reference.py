@@ -160,6 +160,7 @@ class ReferenceBook:
         self._levels = {BUY: {}, SELL: {}}
         self._by_id = {}
         self._pending_fills = []
+        self._largest_rested = 0    # no resting order ever held more lots than this
 
     # ------------------------------------------------------------------ helpers
 
@@ -168,6 +169,19 @@ class ReferenceBook:
         if not prices:
             return None
         return max(prices) if side == BUY else min(prices)
+
+    def _rest(self, order):
+        self._levels[order.side].setdefault(order.price, []).append(order)
+        self._by_id[order.id] = order
+        self._largest_rested = max(self._largest_rested, order.qty)
+
+    def _could_overflow(self, side, qty):
+        """Whether resting `qty` more lots on `side` could take its total past int64."""
+        # Resting orders only shrink, so len x largest bounds the total: the exact sum is
+        # needed only when that bound comes near the limit.
+        if qty + len(self._by_id) * self._largest_rested <= INT64_MAX:
+            return False
+        return qty > INT64_MAX - self.volume(side)
 
     def _remove(self, order):
         queue = self._levels[order.side][order.price]
@@ -256,7 +270,7 @@ class ReferenceBook:
         may_rest = (kind == LIMIT and limit == price) or (
             kind in (LIMIT, MARKET) and bool(flags & QUEUE_AT_LIMIT))
         # The engine keeps level and side totals in int64: it refuses what could overflow them.
-        if may_rest and qty > INT64_MAX - self.volume(side):
+        if may_rest and self._could_overflow(side, qty):
             return 0, 0, 0, int(Reject.TOO_LARGE)
         if kind == FOK and self._available(side, limit) < qty:
             return 0, 0, qty, 0
@@ -265,9 +279,7 @@ class ReferenceBook:
         if left == 0:
             return filled, 0, 0, 0
         if may_rest:
-            order = _Resting(id, side, limit, left, owner)
-            self._levels[side].setdefault(limit, []).append(order)
-            self._by_id[id] = order
+            self._rest(_Resting(id, side, limit, left, owner))
             return filled, left, 0, 0
         return filled, 0, left, 0
 
@@ -613,9 +625,7 @@ class ReferenceBook:
                 raise ValueError(f"snapshot row {row}: price {price} is through the band {(lo, hi)}")
             if id in book._by_id:
                 raise ValueError(f"snapshot row {row}: duplicate id {id}")
-            order = _Resting(id, side, price, qty, owner)
-            book._levels[side].setdefault(price, []).append(order)
-            book._by_id[id] = order
+            book._rest(_Resting(id, side, price, qty, owner))
         bid, ask = book.best_bid(), book.best_ask()
         if bid is not None and ask is not None and bid >= ask:
             raise ValueError(f"snapshot is crossed: bid {bid} >= ask {ask}")
