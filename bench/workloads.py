@@ -6,7 +6,11 @@ Both start from the same seeded book: 100,000 resting limit orders spread over
 - ``mixed`` (A): 1,000,000 messages, about 70% limit orders (about 15% of them
   marketable) and 30% cancels of random live orders, which sit deep in long queues.
 - ``cascade`` (B): 200,000 market sells with lognormal sizes interleaved with 400,000
-  bid refills, walking the best bid down by thousands of ticks.
+  bid refills, walking the best bid down by thousands of ticks.  Refills come in about
+  the volume the sells take, below a reference price that falls ``CASCADE_WALK`` ticks over
+  the run: the sells eat the top, the bid follows the reference down, and the bid side
+  never runs dry (refills placed relative to the best bid cannot do that: a little less
+  volume than the sells empties the book, a little more stalls the walk).
 
 The streams are made by running them through an ``engine.Book`` as they are drawn, so
 every cancel names an order that is live at that point.  Generation is deterministic in
@@ -23,7 +27,8 @@ MID = 100_000
 BAND = (MID - MID // 10, MID + MID // 10)
 SEED_ORDERS = 100_000
 SPREAD_TICKS = 2_000
-VERSION = 1
+CASCADE_WALK = 4_000
+VERSION = 2
 CACHE = Path(__file__).resolve().parent / ".data"
 
 
@@ -135,7 +140,7 @@ def make_cascade(seed=1, sells=200_000, refills_per_sell=2):
     out = np.zeros(n, ORDER_DTYPE)
     out["owner"] = -1
     sell_qty = _lots(rng, sells, mean_log=3.9)
-    refill_qty = _lots(rng, sells * refills_per_sell, mean_log=3.0)
+    refill_qty = _lots(rng, sells * refills_per_sell, mean_log=3.9 - np.log(refills_per_sell))
     refill_offset = rng.geometric(0.08, sells * refills_per_sell) - 1
     next_id = SEED_ORDERS + 1
     k = 0
@@ -144,10 +149,10 @@ def make_cascade(seed=1, sells=200_000, refills_per_sell=2):
         book.market(next_id, SELL, int(sell_qty[i]))
         next_id += 1
         k += 1
+        reference = MID - 1 - (i * CASCADE_WALK) // sells
         for j in range(refills_per_sell):
             r = i * refills_per_sell + j
-            best_bid = book.best_bid()
-            price = max(BAND[0], (best_bid if best_bid is not None else MID) - int(refill_offset[r]))
+            price = max(BAND[0], reference - int(refill_offset[r]))
             out[k]["id"], out[k]["side"], out[k]["kind"] = next_id, BUY, LIMIT
             out[k]["price"], out[k]["qty"] = price, refill_qty[r]
             book.limit(next_id, BUY, price, int(refill_qty[r]))
