@@ -6,9 +6,9 @@ sweeps (``run_scenario``, ``sweep``); recorded market data (``engine.io``).
 """
 from engine._records import (
     BUY, SELL, LIMIT, MARKET, IOC, FOK, CANCEL, REDUCE, EXECUTE, QUEUE_AT_LIMIT,
-    ORDER_DTYPE, FILL_DTYPE, RESULT_DTYPE, Reject, make_orders,
+    ORDER_DTYPE, FILL_DTYPE, RESULT_DTYPE, Reject, make_orders, BatchResult,
 )
-from engine._book import Book, BatchResult, MAX_LEVELS
+from engine._book import Book, MAX_LEVELS
 from engine.accounts import (
     Accounts, MarginRule, PerpRule, SwapRule, A_SHARE_MARGIN, REG_T,
 )

@@ -43,6 +43,10 @@ cdef struct Level:          # one price level (16 bytes)
     idx_t tail              # newest order
 
 
+# A numpy array that takes ownership of a malloc'd block of `count` records of `dtype`.
+cdef object hand_over(void* data, int64_t count, object dtype)
+
+
 @cython.final
 cdef class Book:
     # Price grid: level i holds price base + i; a level's side follows from the

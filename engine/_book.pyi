@@ -4,23 +4,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from engine._records import BatchResult
+
 DEBUG_BUILD: bool
 MAX_LEVELS: int
 MAX_RESTING: int
-
-class BatchResult:
-    fills: np.ndarray
-    results: np.ndarray
-    def __init__(self, fills: np.ndarray, results: np.ndarray) -> None: ...
-    @property
-    def filled(self) -> npt.NDArray[np.int64]: ...
-    @property
-    def remaining(self) -> npt.NDArray[np.int64]: ...
-    @property
-    def cancelled(self) -> npt.NDArray[np.int64]: ...
-    @property
-    def reject(self) -> npt.NDArray[np.int8]: ...
-    def __len__(self) -> int: ...
 
 class Book:
     base: int

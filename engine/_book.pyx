@@ -18,7 +18,7 @@ from cpython.number cimport PyIndex_Check, PyNumber_Index
 from engine._types cimport price_t, qty_t, oid_t, owner_t, idx_t, side_t
 from engine._records import (
     ORDER_DTYPE, FILL_DTYPE, RESULT_DTYPE, BUY, SELL, LIMIT, MARKET, IOC, FOK, CANCEL,
-    REDUCE, QUEUE_AT_LIMIT, Reject, describe_reject,
+    REDUCE, QUEUE_AT_LIMIT, Reject, describe_reject, BatchResult,
 )
 
 cnp.import_array()
@@ -216,19 +216,20 @@ cdef class _Buffer:
         free(self.data)
 
 
-cdef object _fills_array(Fill* fills, int64_t count):
-    """Hand `fills` (count rows, malloc'd) to a new FILL_DTYPE array that owns it."""
-    cdef Fill* trimmed
-    if count == 0:
-        free(fills)
-        return np.empty(0, dtype=FILL_DTYPE)
-    trimmed = <Fill*>realloc(fills, count * sizeof(Fill))   # give back the unused tail
+cdef object hand_over(void* data, int64_t count, object dtype):
+    """A numpy array of `count` records of `dtype` that takes ownership of `data` (malloc'd;
+    NULL or count 0 gives an empty array): no copy, and the block is freed with the array."""
+    cdef void* trimmed
+    if count == 0 or data == NULL:
+        free(data)
+        return np.empty(0, dtype)
+    trimmed = realloc(data, count * dtype.itemsize)   # give back the unused tail
     if trimmed != NULL:
-        fills = trimmed
+        data = trimmed
     cdef _Buffer owner = _Buffer.__new__(_Buffer)
-    owner.data = fills
-    owner.size = count * sizeof(Fill)
-    return np.frombuffer(owner, dtype=FILL_DTYPE, count=count)
+    owner.data = data
+    owner.size = count * dtype.itemsize
+    return np.frombuffer(owner, dtype=dtype, count=count)
 
 
 @cython.final
@@ -866,7 +867,7 @@ cdef class Book:
                         self._prefetch_neighbours(&rows[i + PREFETCH_NEIGHBOURS])
                     self._process(&rows[i], &out[i])
         finally:
-            fills = _fills_array(self.fills, self.fill_count)
+            fills = hand_over(self.fills, self.fill_count, FILL_DTYPE)
             self.fills, self.fill_count, self.fill_capacity = pending, pending_count, pending_capacity
         return BatchResult(fills, results)
 
@@ -884,7 +885,7 @@ cdef class Book:
 
     def take_fills(self):
         """Return the fills of per-call orders since the last call, as a FILL_DTYPE array."""
-        fills = _fills_array(self.fills, self.fill_count)
+        fills = hand_over(self.fills, self.fill_count, FILL_DTYPE)
         self.fills = NULL
         self.fill_count = self.fill_capacity = 0
         return fills
@@ -1297,39 +1298,6 @@ cdef class Book:
 
 def _book_from_snapshot(snapshot):
     return Book.from_snapshot(snapshot)
-
-
-class BatchResult:
-    """What `Book.submit` returns: the fills and one result row per message."""
-
-    __slots__ = ("fills", "results")
-
-    def __init__(self, fills, results):
-        self.fills = fills
-        self.results = results
-
-    @property
-    def filled(self):
-        return self.results["filled"]
-
-    @property
-    def remaining(self):
-        return self.results["remaining"]
-
-    @property
-    def cancelled(self):
-        return self.results["cancelled"]
-
-    @property
-    def reject(self):
-        return self.results["reject"]
-
-    def __len__(self):
-        return len(self.results)
-
-    def __repr__(self):
-        rejected = int(np.count_nonzero(self.results["reject"]))
-        return f"<BatchResult {len(self.results)} messages, {len(self.fills)} fills, {rejected} rejected>"
 
 
 # The numpy records must have exactly the C structs' layout.

@@ -26,7 +26,7 @@ import numpy as np
 cimport numpy as cnp
 
 from engine._types cimport price_t, qty_t, oid_t, owner_t, side_t, idx_t
-from engine._book cimport Book, Order, Result, Fill
+from engine._book cimport Book, Order, Result, Fill, hand_over
 from engine._accounts cimport (
     Accounts, Rule, KIND_PERP, STYLE_MARKET, STYLE_IOC, STYLE_FLOOR,
     ST_STATIC, ST_HEAP, ST_LIQUIDATING, ST_BLOCKED, ST_CLOSED, ST_IDLE_NONE,
@@ -141,50 +141,6 @@ def _trigger_order(trigger):
         keys &= np.uint64((1 << 31) - 1)
         return keys.astype(np.int32)
     return np.argsort(~trigger, kind="stable").astype(np.int32)
-
-
-cdef class _Block:
-    """Owns a malloc'd block handed over by the engine and lends it to numpy; freed
-    when the last array viewing it goes."""
-    cdef void* data
-    cdef Py_ssize_t size
-    cdef Py_ssize_t shape[1]
-
-    def __getbuffer__(self, Py_buffer* view, int flags):
-        self.shape[0] = self.size
-        view.buf = self.data
-        view.obj = self
-        view.len = self.size
-        view.readonly = 0
-        view.itemsize = 1
-        view.format = NULL
-        view.ndim = 1
-        view.shape = self.shape
-        view.strides = NULL
-        view.suboffsets = NULL
-        view.internal = NULL
-
-    def __releasebuffer__(self, Py_buffer* view):
-        pass
-
-    def __dealloc__(self):
-        free(self.data)
-
-
-cdef object _hand_over(void* data, int64_t count, dtype):
-    """A numpy array that takes ownership of `data` (`count` records, malloc'd)."""
-    cdef _Block block
-    cdef void* trimmed
-    if count == 0 or data == NULL:
-        free(data)
-        return np.empty(0, dtype)
-    trimmed = realloc(data, count * dtype.itemsize)     # give back the unused tail
-    if trimmed != NULL:
-        data = trimmed
-    block = _Block.__new__(_Block)
-    block.data = data
-    block.size = count * dtype.itemsize
-    return np.frombuffer(block, dtype=dtype, count=count)
 
 
 cdef object _copy_out(void* data, int64_t count, dtype):
@@ -1089,9 +1045,9 @@ cdef class Engine:
     def _take_results(self):
         """End of the run: hand the tape, path and forced orders over to numpy without
         copying them (the engine keeps nothing and can not be run further)."""
-        orders = _hand_over(<void*>self.orders, self.order_n, FORCED_DTYPE)
-        tape = _hand_over(<void*>self.tape, self.tape_n, TAPE_DTYPE)
-        path = _hand_over(<void*>self.path, self.path_n, PATH_DTYPE)
+        orders = hand_over(<void*>self.orders, self.order_n, FORCED_DTYPE)
+        tape = hand_over(<void*>self.tape, self.tape_n, TAPE_DTYPE)
+        path = hand_over(<void*>self.path, self.path_n, PATH_DTYPE)
         self.orders = NULL
         self.tape = NULL
         self.path = NULL

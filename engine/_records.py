@@ -104,3 +104,49 @@ def make_orders(n=0, **columns):
             raise ValueError(f"ORDER_DTYPE has no field {name!r}")
         orders[name] = values
     return orders
+
+
+class BatchResult:
+    """What `Book.submit` (and `ReferenceBook.submit`) returns: the fills and one result row
+    per message.
+
+    Attributes
+    ----------
+    fills : numpy.ndarray of FILL_DTYPE
+        The trades, in execution order.
+    results : numpy.ndarray of RESULT_DTYPE
+        One row per message: ``filled``, ``remaining``, ``cancelled``, ``reject``.
+    """
+
+    __slots__ = ("fills", "results")
+
+    def __init__(self, fills, results):
+        self.fills = fills
+        self.results = results
+
+    @property
+    def filled(self):
+        """Lots each message traded."""
+        return self.results["filled"]
+
+    @property
+    def remaining(self):
+        """Lots each message left resting (CANCEL/REDUCE: left on the target)."""
+        return self.results["remaining"]
+
+    @property
+    def cancelled(self):
+        """Lots each message dropped unfilled (CANCEL/REDUCE: taken off the target)."""
+        return self.results["cancelled"]
+
+    @property
+    def reject(self):
+        """Reject code of each message, 0 when accepted."""
+        return self.results["reject"]
+
+    def __len__(self):
+        return len(self.results)
+
+    def __repr__(self):
+        rejected = int(np.count_nonzero(self.results["reject"]))
+        return f"<BatchResult {len(self.results)} messages, {len(self.fills)} fills, {rejected} rejected>"

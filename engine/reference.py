@@ -13,10 +13,10 @@ import numpy as np
 
 from engine._records import (
     BUY, SELL, LIMIT, MARKET, IOC, FOK, CANCEL, REDUCE, EXECUTE, QUEUE_AT_LIMIT, KIND_NAMES,
-    ORDER_DTYPE, FILL_DTYPE, RESULT_DTYPE, Reject, describe_reject,
+    ORDER_DTYPE, FILL_DTYPE, RESULT_DTYPE, Reject, describe_reject, BatchResult,
 )
 
-__all__ = ["ReferenceBook", "ReferenceBatchResult", "MAX_LEVELS", "PRICE_LIMIT"]
+__all__ = ["ReferenceBook", "MAX_LEVELS", "PRICE_LIMIT"]
 
 # The engine's price grid is bounded; the reference enforces the same bounds so both
 # accept and refuse the same bands.
@@ -90,47 +90,6 @@ def _as_orders(orders):
                 raise ValueError(f"orders field {name!r} has values outside {info.dtype}")
         converted[name] = column
     return converted
-
-
-class ReferenceBatchResult:
-    """What `ReferenceBook.submit` returns: the fills and one result row per message.
-
-    Attributes
-    ----------
-    fills : numpy.ndarray of FILL_DTYPE
-        The trades, in execution order.
-    results : numpy.ndarray of RESULT_DTYPE
-        One row per message: ``filled``, ``remaining``, ``cancelled``, ``reject``.
-    """
-
-    __slots__ = ("fills", "results")
-
-    def __init__(self, fills, results):
-        self.fills = fills
-        self.results = results
-
-    @property
-    def filled(self):
-        """Lots each message traded."""
-        return self.results["filled"]
-
-    @property
-    def remaining(self):
-        """Lots each message left resting (CANCEL/REDUCE: left on the target)."""
-        return self.results["remaining"]
-
-    @property
-    def cancelled(self):
-        """Lots each message dropped unfilled (CANCEL/REDUCE: taken off the target)."""
-        return self.results["cancelled"]
-
-    @property
-    def reject(self):
-        """Reject code of each message, 0 when accepted."""
-        return self.results["reject"]
-
-    def __len__(self):
-        return len(self.results)
 
 
 class ReferenceBook:
@@ -303,7 +262,7 @@ class ReferenceBook:
 
         Returns
         -------
-        ReferenceBatchResult
+        BatchResult
             ``fills`` (FILL_DTYPE, in execution order) and ``results`` (RESULT_DTYPE).
 
         Raises
@@ -318,7 +277,7 @@ class ReferenceBook:
         for row, order in enumerate(orders.tolist()):
             id, price, qty, owner, side, kind, flags = order
             results[row] = self._process(id, side, kind, price, qty, owner, flags, fills)
-        return ReferenceBatchResult(self._fills_array(fills), results)
+        return BatchResult(self._fills_array(fills), results)
 
     def take_fills(self):
         """Return the fills of per-call orders since the last call.
