@@ -1,7 +1,6 @@
 """The ``run``, ``scenarios`` and ``sweep`` commands of ``firesale``.
 
-``engine.cli`` registers them with :func:`add_commands`; ``python -m engine.scenario_cli``
-runs them on their own.
+``engine.cli`` registers them with :func:`add_commands`.
 
 - ``firesale run [PRESET | FILE.toml] [--seed N] [--out DIR] [--json]``: one scenario
   (the margin-trading crash by default), its report on stdout, and ``summary.json``,
@@ -17,13 +16,12 @@ bad scenario file, field or grid, with the file and field named on stderr).
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
 from pathlib import Path
 
-__all__ = ["add_commands", "main", "DEFAULT_OUT"]
+__all__ = ["add_commands", "DEFAULT_OUT"]
 
 DEFAULT_OUT = Path("out")  # ignored by git (.gitignore: out/)
 
@@ -222,14 +220,14 @@ def add_commands(subparsers):
     run.add_argument("--set", action="append", metavar="KEY=VALUE",
                      help="override a field, e.g. --set session.sessions=3 (repeatable)")
     run.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
-    run.set_defaults(func=_cmd_run, handler=_cmd_run)
+    run.set_defaults(func=_cmd_run)
 
     scenarios = subparsers.add_parser("scenarios", help="list the preset scenarios",
                                       description="List the presets, or print one as TOML.")
     actions = scenarios.add_subparsers(dest="action")
     show = actions.add_parser("show", help="print a preset as TOML")
     show.add_argument("name", metavar="NAME")
-    scenarios.set_defaults(func=_cmd_scenarios, handler=_cmd_scenarios)
+    scenarios.set_defaults(func=_cmd_scenarios)
 
     sweep = subparsers.add_parser(
         "sweep", help="run a scenario over a grid of parameters and seeds",
@@ -251,20 +249,5 @@ def add_commands(subparsers):
     sweep.add_argument("--scale", type=float, help="scale of the scenario (see run --scale)")
     sweep.add_argument("--set", action="append", metavar="KEY=VALUE",
                        help="override a field of the base scenario (repeatable)")
-    sweep.set_defaults(func=_cmd_sweep, handler=_cmd_sweep)
+    sweep.set_defaults(func=_cmd_sweep)
     return {"run": run, "scenarios": scenarios, "sweep": sweep}
-
-
-def main(argv=None):
-    """Run the scenario commands on their own (``python -m engine.scenario_cli``)."""
-    parser = argparse.ArgumentParser(prog="firesale")
-    add_commands(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

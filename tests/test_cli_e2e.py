@@ -1,9 +1,4 @@
-"""The command line end to end, in subprocesses: ``python -m engine run | scenarios | sweep``.
-
-FIRESALE_TEST_CLI_MODULE picks the module run with ``python -m`` (default ``engine``,
-the installed console script's module; ``engine.scenario_cli`` runs the scenario
-commands on their own).
-"""
+"""The command line end to end, in subprocesses: ``python -m engine run | scenarios | sweep``."""
 import json
 import os
 import subprocess
@@ -17,7 +12,7 @@ from engine.io.seed import data_dir
 from engine.scenario import PRESETS, preset, preset_names, to_toml, validate
 
 ROOT = Path(__file__).resolve().parents[1]
-MODULE = os.environ.get("FIRESALE_TEST_CLI_MODULE", "engine")
+MODULE = "engine"
 SCALE = "0.02"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PLOTS = ("price_path.png", "depth_exhaustion.png", "waves.png", "bid_depth_heatmap.png")

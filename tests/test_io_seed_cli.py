@@ -1,5 +1,4 @@
 """Seeded books from recorded snapshots, and the ``replay`` command line."""
-import argparse
 from pathlib import Path
 
 import pytest
@@ -7,7 +6,7 @@ import pytest
 import engine
 from engine import BUY, SELL
 from engine.io import RECORDED_BOOKS, recorded_book, lobster
-from engine.io.cli import add_replay_parser, main
+from engine.cli import build_parser, main
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -39,8 +38,7 @@ def test_unknown_recorded_book():
 
 
 def test_parser_registers_the_three_formats():
-    parser = argparse.ArgumentParser(prog="firesale")
-    add_replay_parser(parser.add_subparsers(dest="command"))
+    parser = build_parser()
     args = parser.parse_args(["replay", "lobster", "m.csv", "o.csv", "--levels", "5"])
     assert (args.format, args.message_csv, args.orderbook_csv, args.levels) == ("lobster", "m.csv", "o.csv", 5)
     assert parser.parse_args(["replay", "binance", "f.gz"]).file == "f.gz"

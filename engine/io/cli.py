@@ -1,14 +1,12 @@
 """``firesale replay ...``: replay a recorded market through the engine and report.
 
-The lead's ``engine/cli.py`` calls `add_replay_parser` on its subparsers; this module
-also runs alone: ``python -m engine.io.cli replay binance FILE``.
+``engine.cli`` registers the command with `add_replay_parser`.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 
-__all__ = ["add_replay_parser", "main"]
+__all__ = ["add_replay_parser"]
 
 
 def _rates(report, messages, unit="messages"):
@@ -99,25 +97,3 @@ def add_replay_parser(subparsers):
                      help="band either side of the first snapshot's mid (default 0.5)")
     bst.set_defaults(func=_guarded(_run_bitstamp))
     return replay
-
-
-def main(argv=None):
-    """Run ``replay ...`` from the command line (standalone entry point).
-
-    Parameters
-    ----------
-    argv : list of str, optional
-
-    Returns
-    -------
-    int
-        Exit status.
-    """
-    parser = argparse.ArgumentParser(prog="firesale")
-    add_replay_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
