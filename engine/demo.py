@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 
+from engine import metrics
 from engine._book import Book
 from engine._records import BUY, SELL, LIMIT, MARKET, QUEUE_AT_LIMIT, ORDER_DTYPE
 
@@ -97,12 +98,9 @@ def run_demo(seed=7, *, mid=100_000, limit_pct=10, levels=3_000, orders_per_leve
     result = book.submit(orders)
     elapsed = time.perf_counter() - started
     fills = result.fills
-    trade_prices = fills["price"]
-    gaps = np.abs(np.diff(trade_prices)) if len(trade_prices) > 1 else np.zeros(0, np.int64)
+    exhaustion = metrics.depth_exhaustion(fills, bid_prices, bid_qtys, start_price=start_bid)
+    gaps = metrics.price_gaps(fills)
     end_bid = book.best_bid()
-    eaten = bid_prices >= (trade_prices.min() if len(fills) else start_bid + 1)
-    remaining_at = dict(zip(*book.depth(BUY, levels)))
-    levels_emptied = int(sum(1 for p in bid_prices[eaten] if p not in remaining_at))
     return {
         "seed": seed,
         "band": (lo, hi),
@@ -115,10 +113,10 @@ def run_demo(seed=7, *, mid=100_000, limit_pct=10, levels=3_000, orders_per_leve
         "fills": len(fills),
         "start_bid": start_bid,
         "end_bid": end_bid,
-        "last_trade": int(trade_prices[-1]) if len(fills) else None,
-        "depth_consumed": float(result.filled.sum() / bid_qtys.sum()) if bid_qtys.sum() else 0.0,
-        "levels_emptied": levels_emptied,
-        "max_gap_ticks": int(gaps.max()) if len(gaps) else 0,
+        "last_trade": int(fills["price"][-1]) if len(fills) else None,
+        "depth_consumed": exhaustion["fraction"],
+        "levels_emptied": exhaustion["levels_emptied"],
+        "max_gap_ticks": gaps["max_gap_ticks"],
         "seconds": elapsed,
         "messages_per_second": sells / elapsed if elapsed > 0 else float("inf"),
         "fills_per_second": len(fills) / elapsed if elapsed > 0 else float("inf"),
