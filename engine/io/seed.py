@@ -7,6 +7,7 @@ caller's own order ids never collide with it).
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -18,9 +19,20 @@ __all__ = ["RecordedBook", "RECORDED_BOOKS", "recorded_book", "binance_book", "b
 
 
 def data_dir():
-    """The shared data folder (``../shared/data`` beside the repository), or None."""
-    path = Path(__file__).resolve().parents[3] / "shared" / "data"
-    return path if path.is_dir() else None
+    """The shared data folder, or None.
+
+    ``$FIRESALE_DATA`` when set; otherwise the first ``shared/data`` found beside a folder
+    above this package (``../shared/data`` beside the repository, for the source tree and
+    for the debug build under ``build/debug`` alike).
+    """
+    override = os.environ.get("FIRESALE_DATA")
+    if override:
+        return Path(override) if Path(override).is_dir() else None
+    for parent in Path(__file__).resolve().parents:
+        candidate = parent / "shared" / "data"
+        if candidate.is_dir():
+            return candidate
+    return None
 
 
 @dataclass(frozen=True)
