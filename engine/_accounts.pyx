@@ -86,6 +86,22 @@ cdef inline void* _data(object array):
     return cnp.PyArray_DATA(<cnp.ndarray>array)
 
 
+cdef inline void _crossing_line(Accounts acc, int64_t a, int32_t line, i128* A, i128* B) noexcept nogil:
+    """Account `a` is crossed at price p exactly when ``A + B*p < 0`` (all in 1/BPS units):
+    the one statement of every rule's line, used for trigger prices and exact mid checks."""
+    cdef int kind = acc.rules[acc.rule[a]].kind
+    if kind == KIND_PERP:
+        A[0] = <i128>BPS * acc.cash[a]
+        B[0] = <i128>(BPS - line) * acc.shares[a]
+    elif kind == KIND_MARGIN and acc.rules[acc.rule[a]].basis == BASIS_EQUITY:
+        # equity (cash + shares p - debt) < line x market value (shares p), exactly
+        A[0] = <i128>BPS * (<i128>acc.cash[a] - acc.debt[a])
+        B[0] = <i128>(BPS - line) * acc.shares[a]
+    else:
+        A[0] = <i128>BPS * acc.cash[a] - acc.floor_value[a] - <i128>line * acc.debt[a]
+        B[0] = <i128>BPS * acc.shares[a]
+
+
 cdef class Accounts:
     """A population of leveraged long accounts (struct of arrays).
 
@@ -179,21 +195,11 @@ cdef class Accounts:
     cdef int64_t _trigger_at(self, int64_t a, int32_t line) noexcept nogil:
         # crossed(p)  <=>  A + B*p < 0 with B > 0  <=>  p <= floor((-A - 1) / B)
         cdef i128 A, B
-        cdef int kind = self.rules[self.rule[a]].kind
         if self.shares[a] <= 0:
             return C_TRIGGER_NONE
-        if kind == KIND_MARGIN and self.debt[a] <= 0:
+        if self.rules[self.rule[a]].kind == KIND_MARGIN and self.debt[a] <= 0:
             return C_TRIGGER_NONE
-        if kind == KIND_PERP:
-            A = <i128>BPS * self.cash[a]
-            B = <i128>(BPS - line) * self.shares[a]
-        elif kind == KIND_MARGIN and self.rules[self.rule[a]].basis == BASIS_EQUITY:
-            # equity (cash + shares p - debt) < line x market value (shares p), exactly
-            A = <i128>BPS * (<i128>self.cash[a] - self.debt[a])
-            B = <i128>(BPS - line) * self.shares[a]
-        else:
-            A = <i128>BPS * self.cash[a] - self.floor_value[a] - <i128>line * self.debt[a]
-            B = <i128>BPS * self.shares[a]
+        _crossing_line(self, a, line, &A, &B)
         if B <= 0:
             return INT64_MAX if A < 0 else C_TRIGGER_NONE
         return engine_clamp64(engine_floordiv(-A - 1, B))
@@ -201,19 +207,9 @@ cdef class Accounts:
     cdef bint _crossed_at_half(self, int64_t a, price_t mark) noexcept nogil:
         """Exactly: is the account crossed at ``mark + 1/2`` (a mid between two ticks)?"""
         cdef i128 A, B
-        cdef int kind = self.rules[self.rule[a]].kind
-        cdef int32_t line = self.line_bps[a]
         if self.shares[a] <= 0 or self.trigger[a] == C_TRIGGER_NONE:
             return False
-        if kind == KIND_PERP:
-            A = <i128>BPS * self.cash[a]
-            B = <i128>(BPS - line) * self.shares[a]
-        elif kind == KIND_MARGIN and self.rules[self.rule[a]].basis == BASIS_EQUITY:
-            A = <i128>BPS * (<i128>self.cash[a] - self.debt[a])
-            B = <i128>(BPS - line) * self.shares[a]
-        else:
-            A = <i128>BPS * self.cash[a] - self.floor_value[a] - <i128>line * self.debt[a]
-            B = <i128>BPS * self.shares[a]
+        _crossing_line(self, a, self.line_bps[a], &A, &B)
         # A + B (mark + 1/2) < 0
         return 2 * A + B * (2 * <i128>mark + 1) < 0
 
