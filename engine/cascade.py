@@ -71,6 +71,7 @@ from engine._cascade import (
 __all__ = [
     "Shock", "LiquidityProvider", "Cascade", "CascadeResult", "FORCED_DTYPE", "TAPE_DTYPE",
     "PATH_DTYPE", "WAVE_DTYPE", "FORCED_ID_BASE", "LP_ID_BASE", "SHOCK_ID", "band_around",
+    "session_band",
 ]
 
 WAVE_DTYPE = np.dtype([
@@ -179,6 +180,17 @@ def band_around(close, limit):
     lo = (close * (10000 - bps) + 5000) // 10000
     hi = (close * (10000 + bps) + 5000) // 10000
     return max(1, lo), hi
+
+
+def session_band(close, limit, best_bid, best_ask):
+    """The next session's band: `band_around` the close, widened just enough that a resting
+    bid above limit-up (or ask below limit-down) is not stranded outside it."""
+    lo, hi = band_around(int(close), limit)
+    if best_bid is not None:
+        hi = max(hi, best_bid)
+    if best_ask is not None:
+        lo = min(lo, best_ask)
+    return lo, hi
 
 
 class Cascade:
@@ -350,13 +362,7 @@ class Cascade:
             elapsed=elapsed, limit=self.limit, bad_debt_before=self._bad_debt_before)
 
     def _set_band(self, close):
-        lo, hi = band_around(int(close), self.limit)
-        bid, ask = self.book.best_bid(), self.book.best_ask()
-        # A resting bid above the new limit-up (or ask below limit-down) would be stranded.
-        if bid is not None:
-            hi = max(hi, bid)
-        if ask is not None:
-            lo = min(lo, ask)
+        lo, hi = session_band(close, self.limit, self.book.best_bid(), self.book.best_ask())
         self.book.set_band(lo, hi)
         return (lo, hi)
 

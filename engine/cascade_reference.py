@@ -21,7 +21,7 @@ from collections import deque
 from engine._records import BUY, SELL
 from engine import _accounts
 from engine._cascade import FORCED_ID_BASE, SHOCK_ID
-from engine.cascade import band_around, session_close
+from engine.cascade import session_band, session_close
 
 BPS = 10000
 NONE = _accounts.TRIGGER_NONE
@@ -302,13 +302,8 @@ class ReferenceCascade:
                 self.called[a] = -1
 
     def set_band(self, close):
-        lo, hi = band_around(int(close), self.limit)
-        bid, ask = self.book.best_bid(), self.book.best_ask()
-        if bid is not None:
-            hi = max(hi, bid)
-        if ask is not None:
-            lo = min(lo, ask)
-        self.book.set_band(lo, hi)
+        self.book.set_band(*session_band(close, self.limit, self.book.best_bid(),
+                                         self.book.best_ask()))
 
     def open_session(self, s):
         self.session = s
