@@ -232,8 +232,6 @@ class Cascade:
     def __init__(self, book, accounts, mark="last", limit=None, sessions=1, queued="resubmit",
                  prev_close=None, providers: Sequence[LiquidityProvider] = (), seed=0,
                  record_tape=True):
-        if not hasattr(book, "_process") and not isinstance(book, Book):
-            raise TypeError(f"book must be an engine.Book, got {type(book).__name__}")
         if not isinstance(book, Book):
             raise TypeError(f"book must be an engine.Book, got {type(book).__name__}")
         if not isinstance(accounts, _Accounts):
