@@ -35,7 +35,7 @@ cdef struct Node:           # a resting order in the pool (32 bytes)
     owner_t owner
     idx_t level             # price - base: index into levels
     idx_t prev              # neighbours in the level's FIFO queue, -1 at the ends
-    idx_t next              # (for a free node: the next free node)
+    idx_t next              # (for a free node: the next free node; a free node has qty 0)
 
 cdef struct Level:          # one price level (16 bytes)
     qty_t qty               # lots resting at this price

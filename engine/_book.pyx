@@ -315,10 +315,9 @@ cdef class Book:
     cdef int _reserve(self, int64_t extra) except -1 nogil:
         """Make room for `extra` more resting orders in the pool and the id table."""
         cdef int64_t needed = <int64_t>self.resting + extra
-        cdef int64_t capacity, i, slot_count, old_count
+        cdef int64_t capacity, i, slot_count, live
         cdef Node* nodes
         cdef uint32_t* slots
-        cdef uint32_t* old_slots
         if needed > C_MAX_RESTING:
             with gil:
                 raise MemoryError(f"more than {C_MAX_RESTING} resting orders in one book")
@@ -346,15 +345,18 @@ cdef class Book:
                     raise MemoryError(f"cannot grow the id table to {slot_count} slots")
             engine_advise_huge(slots, slot_count * sizeof(uint32_t))
             memset(slots, 0xFF, slot_count * sizeof(uint32_t))
-            old_slots = self.slots
-            old_count = self.slot_mask + 1
+            free(self.slots)
             self.slots = slots
             self.slot_mask = slot_count - 1
             self.slot_shift = 64 - engine_ctz64(<uint64_t>slot_count)
-            for i in range(old_count):
-                if old_slots[i] != EMPTY_SLOT:
-                    self._slot_insert(<idx_t>(old_slots[i] & SLOT_NODE_MASK))   # reads the node: new hash bits
-            free(old_slots)
+            # Rehash from the pool, not the old table: a sequential scan of the nodes (free
+            # ones have qty 0) instead of a random read of one node per entry.
+            live = 0
+            for i in range(self.unused):
+                if self.nodes[i].qty > 0:
+                    self._slot_insert(<idx_t>i)
+                    live += 1
+            ENGINE_CHECK(live == self.resting)
         return 0
 
     cdef int _push_fill(self, oid_t taker_id, oid_t maker_id, price_t price, qty_t qty,
@@ -613,6 +615,7 @@ cdef class Book:
         else:
             self.ask_volume -= n.qty
         self._slot_remove(slot if slot >= 0 else self._slot_of(n.id))
+        n.qty = 0
         n.next = self.free_head
         self.free_head = node
         self.resting -= 1
@@ -665,6 +668,7 @@ cdef class Book:
                 # The maker is filled: pop it off the head of the queue.
                 lv.head = n.next
                 self._slot_remove(self._slot_of(n.id))
+                n.qty = 0
                 n.next = self.free_head
                 self.free_head = node
                 self.resting -= 1
@@ -1288,6 +1292,15 @@ cdef class Book:
         assert bids == self.bid_volume and asks == self.ask_volume
         live = sum(1 for i in range(self.slot_mask + 1) if self.slots[i] != EMPTY_SLOT)
         assert live == self.resting, f"id table holds {live}, {self.resting} resting"
+        # Free nodes have qty 0 (a rehash scans the pool for live ones), and none is lost.
+        free_count = 0
+        node = self.free_head
+        while node >= 0:
+            assert self.nodes[node].qty == 0, f"free node {node} has qty {self.nodes[node].qty}"
+            free_count += 1
+            assert free_count <= self.unused, "free list has a cycle"
+            node = self.nodes[node].next
+        assert free_count + self.resting == self.unused, (free_count, self.resting, self.unused)
         for w in range(self.words0):
             assert bool(self.bits0[w]) == bool((self.bits1[w >> 6] >> (w & 63)) & 1)
         for w in range(self.words1):

@@ -795,6 +795,27 @@ def test_many_orders_grow_the_book_and_cancel_in_any_order():
     assert len(book) == 100
 
 
+def test_growth_rehashes_live_orders_and_skips_freed_ones():
+    # Free nodes (left by fills and cancels) sit among live ones when the id table grows.
+    rng = np.random.default_rng(11)
+    book, ref = EngineBook(0, 2000), ReferenceBook(0, 2000)
+    next_id = 1
+    for _ in range(4):
+        n = 1500
+        ids = np.arange(next_id, next_id + n)
+        next_id += n
+        bids = make_orders(id=ids, side=BUY, kind=LIMIT, price=rng.integers(0, 1000, n),
+                           qty=rng.integers(1, 9, n))
+        doomed = rng.permutation(ref.snapshot()["id"])[: len(ref) // 3]
+        cancels = make_orders(id=doomed, kind=np.full(len(doomed), CANCEL))
+        sell = make_orders(id=[next_id], side=SELL, kind=MARKET, qty=[2000])
+        next_id += 1
+        for batch in (cancels, bids, sell):
+            assert np.array_equal(book.submit(batch).results, ref.submit(batch).results)
+        book.check_invariants()
+    same_snapshot(book.snapshot(), ref.snapshot())
+
+
 # ---------------------------------------------------------------------- strategies
 
 @given(data=st.data())
