@@ -43,8 +43,9 @@ cdef struct Level:          # one price level (16 bytes)
     idx_t tail              # newest order
 
 
-# A numpy array that takes ownership of a malloc'd block of `count` records of `dtype`.
-cdef object hand_over(void* data, int64_t count, object dtype)
+# A numpy array that takes ownership of a block (engine/_blocks.h) of `capacity` records
+# of `dtype`, `count` of them filled.
+cdef object hand_over(void* data, int64_t count, int64_t capacity, object dtype)
 
 
 @cython.final

@@ -5,7 +5,8 @@ FIFO queue of resting orders threaded through a node pool, an occupancy bitmap o
 levels for next-price search, and an id table for O(1) cancel and reduce.  Every path
 that touches orders runs without the GIL; Python only validates arrays and wraps results.
 """
-from libc.stdlib cimport malloc, calloc, realloc, free
+from libc.stdlib cimport malloc, calloc, free
+from engine._blocks cimport engine_block_resize, engine_block_free
 from libc.string cimport memcpy, memset
 from libc.stdint cimport int8_t, uint8_t, int32_t, uint32_t, int64_t, uint64_t, INT64_MAX
 
@@ -38,17 +39,7 @@ cdef extern from *:
     #else
     #define ENGINE_CHECK(cond) ((void)0)
     #endif
-    #include <sys/mman.h>
     #include <stdint.h>
-    /* Ask for transparent huge pages on big blocks: fewer page faults and TLB misses. */
-    static inline void engine_advise_huge(void* p, size_t n) {
-    #ifdef MADV_HUGEPAGE
-        const uintptr_t huge = (uintptr_t)1 << 21;
-        uintptr_t start = ((uintptr_t)p + huge - 1) & ~(huge - 1);
-        uintptr_t end = ((uintptr_t)p + n) & ~(huge - 1);
-        if (n >= (huge << 1) && end > start) madvise((void*)start, end - start, MADV_HUGEPAGE);
-    #endif
-    }
     static inline void engine_prefetch(const void* p) { __builtin_prefetch(p, 1, 3); }
     /* Constants as macros so the compiler folds them into the hot loops. */
     #define ENGINE_NO_ASK INT64_MAX
@@ -81,7 +72,6 @@ cdef extern from *:
     void ENGINE_CHECK(bint cond) noexcept nogil
     int engine_clz64(unsigned long long x) noexcept nogil
     int engine_ctz64(unsigned long long x) noexcept nogil
-    void engine_advise_huge(void* p, size_t n) noexcept nogil
     void engine_prefetch(const void* p) noexcept nogil
 
 DEBUG_BUILD = bool(ENGINE_DEBUG)
@@ -189,8 +179,8 @@ def _check_orders(orders):
 
 
 cdef class _Buffer:
-    """Owns a malloc'd block and lends it to numpy through the buffer protocol; the
-    block is freed when the last array viewing it goes."""
+    """Owns a block (engine/_blocks.h) and lends it to numpy through the buffer protocol;
+    the block is freed when the last array viewing it goes."""
     cdef void* data
     cdef Py_ssize_t size
     cdef Py_ssize_t shape[1]
@@ -213,22 +203,25 @@ cdef class _Buffer:
         pass
 
     def __dealloc__(self):
-        free(self.data)
+        engine_block_free(self.data, self.size)
 
 
-cdef object hand_over(void* data, int64_t count, object dtype):
-    """A numpy array of `count` records of `dtype` that takes ownership of `data` (malloc'd;
-    NULL or count 0 gives an empty array): no copy, and the block is freed with the array."""
+cdef object hand_over(void* data, int64_t count, int64_t capacity, object dtype):
+    """A numpy array of `count` records of `dtype` that takes ownership of `data`, a block
+    of `capacity` records (NULL or count 0 gives an empty array): no copy, and the block
+    is freed with the array."""
     cdef void* trimmed
+    cdef size_t item = dtype.itemsize
     if count == 0 or data == NULL:
-        free(data)
+        engine_block_free(data, capacity * item)
         return np.empty(0, dtype)
-    trimmed = realloc(data, count * dtype.itemsize)   # give back the unused tail
-    if trimmed != NULL:
-        data = trimmed
+    trimmed = engine_block_resize(data, capacity * item, count * item)   # give back the unused tail
+    if trimmed == NULL:
+        engine_block_free(data, capacity * item)
+        raise MemoryError(f"cannot trim a block of {capacity} {dtype} records")
     cdef _Buffer owner = _Buffer.__new__(_Buffer)
-    owner.data = data
-    owner.size = count * dtype.itemsize
+    owner.data = trimmed
+    owner.size = count * item
     return np.frombuffer(owner, dtype=dtype, count=count)
 
 
@@ -279,9 +272,9 @@ cdef class Book:
         free(self.bits0)
         free(self.bits1)
         free(self.bits2)
-        free(self.nodes)
-        free(self.slots)
-        free(self.fills)
+        engine_block_free(self.nodes, self.node_capacity * sizeof(Node))
+        engine_block_free(self.slots, (self.slot_mask + 1) * sizeof(uint32_t))
+        engine_block_free(self.fills, self.fill_capacity * sizeof(Fill))
 
     # ------------------------------------------------------------------ memory
 
@@ -325,11 +318,11 @@ cdef class Book:
             capacity = max(<int64_t>self.node_capacity * 2, needed, 1024)
             if capacity > C_MAX_RESTING:
                 capacity = C_MAX_RESTING
-            nodes = <Node*>realloc(self.nodes, capacity * sizeof(Node))
+            nodes = <Node*>engine_block_resize(self.nodes, self.node_capacity * sizeof(Node),
+                                               capacity * sizeof(Node))
             if nodes == NULL:
                 with gil:
                     raise MemoryError(f"cannot grow the order pool to {capacity} orders")
-            engine_advise_huge(nodes, capacity * sizeof(Node))
             # New nodes are handed out in index order from `unused`; memory is not touched
             # (nor faulted in) before an order needs it.
             self.nodes = nodes
@@ -339,13 +332,12 @@ cdef class Book:
             slot_count = 1024
             while slot_count < needed * 2:
                 slot_count *= 2
-            slots = <uint32_t*>malloc(slot_count * sizeof(uint32_t))
+            slots = <uint32_t*>engine_block_resize(NULL, 0, slot_count * sizeof(uint32_t))
             if slots == NULL:
                 with gil:
                     raise MemoryError(f"cannot grow the id table to {slot_count} slots")
-            engine_advise_huge(slots, slot_count * sizeof(uint32_t))
             memset(slots, 0xFF, slot_count * sizeof(uint32_t))
-            free(self.slots)
+            engine_block_free(self.slots, (self.slot_mask + 1) * sizeof(uint32_t))
             self.slots = slots
             self.slot_mask = slot_count - 1
             self.slot_shift = 64 - engine_ctz64(<uint64_t>slot_count)
@@ -366,11 +358,11 @@ cdef class Book:
         cdef Fill* grown
         if self.fill_count == self.fill_capacity:
             capacity = max(self.fill_capacity * 2, 4096)
-            grown = <Fill*>realloc(self.fills, capacity * sizeof(Fill))
+            grown = <Fill*>engine_block_resize(self.fills, self.fill_capacity * sizeof(Fill),
+                                               capacity * sizeof(Fill))
             if grown == NULL:
                 with gil:
                     raise MemoryError(f"cannot grow the fill buffer to {capacity} fills")
-            engine_advise_huge(grown, capacity * sizeof(Fill))
             self.fills = grown
             self.fill_capacity = capacity
         cdef Fill* f = &self.fills[self.fill_count]
@@ -871,7 +863,7 @@ cdef class Book:
                         self._prefetch_neighbours(&rows[i + PREFETCH_NEIGHBOURS])
                     self._process(&rows[i], &out[i])
         finally:
-            fills = hand_over(self.fills, self.fill_count, FILL_DTYPE)
+            fills = hand_over(self.fills, self.fill_count, self.fill_capacity, FILL_DTYPE)
             self.fills, self.fill_count, self.fill_capacity = pending, pending_count, pending_capacity
         return BatchResult(fills, results)
 
@@ -889,7 +881,7 @@ cdef class Book:
 
     def take_fills(self):
         """Return the fills of per-call orders since the last call, as a FILL_DTYPE array."""
-        fills = hand_over(self.fills, self.fill_count, FILL_DTYPE)
+        fills = hand_over(self.fills, self.fill_count, self.fill_capacity, FILL_DTYPE)
         self.fills = NULL
         self.fill_count = self.fill_capacity = 0
         return fills

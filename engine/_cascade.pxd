@@ -75,7 +75,7 @@ cdef class Engine:
     cdef int64_t static_ptr, static_len
     cdef int64_t* heap_key
     cdef int32_t* heap_acc
-    cdef int64_t heap_n, heap_cap
+    cdef int64_t heap_n, heap_cap, heap_acc_cap     # (a cap each: a block is freed by its size)
     # Forced orders, in creation order: the first `next_send` have been sent (FIFO).
     cdef ForcedOrder* orders
     cdef int64_t order_n, order_cap, next_send
@@ -90,7 +90,7 @@ cdef class Engine:
     cdef int64_t blocked_n, blocked_cap
     cdef int64_t* cool_at               # chunked accounts cooling down: release event and
     cdef int64_t* cool_order            # the order whose chunk they just finished (a min-heap
-    cdef int64_t cool_n, cool_cap       # keyed by (release event, order))
+    cdef int64_t cool_n, cool_cap, cool_order_cap   # keyed by (release event, order))
     # The exogenous shock.
     cdef readonly qty_t shock_qty, shock_filled, shock_cancelled
     cdef readonly int64_t rejects       # forced orders the book rejected (should stay 0)

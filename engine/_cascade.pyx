@@ -18,7 +18,8 @@ with their wave.  Everything is deterministic in the inputs and the seed.
 A run refuses to start while the ledger or the book holds forced orders of an earlier
 run still resting (their ids would be reused and their fills lost).
 """
-from libc.stdlib cimport malloc, realloc, free
+from libc.stdlib cimport malloc, free
+from engine._blocks cimport engine_block_resize, engine_block_free
 from libc.string cimport memcpy
 from libc.stdint cimport int8_t, uint8_t, int16_t, int32_t, int64_t, uint64_t, INT64_MAX, INT64_MIN
 
@@ -288,10 +289,20 @@ cdef class Engine:
             self.cont[i] = -1
 
     def __dealloc__(self):
-        free(self.heap_key); free(self.heap_acc); free(self.orders); free(self.tape)
-        free(self.path); free(self.blocked); free(self.cool_at); free(self.cool_order)
-        free(self.provider_resume); free(self.provider_last); free(self.lp_ids)
-        free(self.recent); free(self.skip); free(self.cont); free(self.cont_list)
+        # Buffers grown by _grow are blocks (engine/_blocks.h), freed with their byte sizes.
+        engine_block_free(self.heap_key, self.heap_cap * sizeof(int64_t))
+        engine_block_free(self.heap_acc, self.heap_acc_cap * sizeof(int32_t))
+        engine_block_free(self.orders, self.order_cap * sizeof(ForcedOrder))
+        engine_block_free(self.tape, self.tape_cap * sizeof(TapeRow))
+        engine_block_free(self.path, self.path_cap * sizeof(PathRow))
+        engine_block_free(self.blocked, self.blocked_cap * sizeof(int32_t))
+        engine_block_free(self.cool_at, self.cool_cap * sizeof(int64_t))
+        engine_block_free(self.cool_order, self.cool_order_cap * sizeof(int64_t))
+        engine_block_free(self.skip, self.skip_cap * sizeof(int32_t))
+        engine_block_free(self.cont_list, self.cont_cap * sizeof(int32_t))
+        engine_block_free(self.lp_ids, self.lp_cap * sizeof(oid_t))
+        free(self.provider_resume); free(self.provider_last)
+        free(self.recent); free(self.cont)
 
     # ------------------------------------------------------------------ buffers
 
@@ -306,7 +317,7 @@ cdef class Engine:
             capacity = need
         if capacity < 1024:
             capacity = 1024
-        grown = realloc(data[0], capacity * item)
+        grown = engine_block_resize(data[0], cap[0] * item, capacity * item)
         if grown == NULL:
             with gil:
                 raise MemoryError(f"cannot grow a cascade buffer to {capacity} items")
@@ -341,11 +352,9 @@ cdef class Engine:
         self._permute(False)
 
     cdef int _heap_push(self, int64_t key, int32_t account) except -1 nogil:
-        cdef int64_t cap = self.heap_cap, i, parent
-        self._grow(<void**>&self.heap_key, &cap, self.heap_n + 1, sizeof(int64_t))
-        cap = self.heap_cap
-        self._grow(<void**>&self.heap_acc, &cap, self.heap_n + 1, sizeof(int32_t))
-        self.heap_cap = cap
+        cdef int64_t i, parent
+        self._grow(<void**>&self.heap_key, &self.heap_cap, self.heap_n + 1, sizeof(int64_t))
+        self._grow(<void**>&self.heap_acc, &self.heap_acc_cap, self.heap_n + 1, sizeof(int32_t))
         i = self.heap_n
         self.heap_n += 1
         while i > 0:
@@ -645,11 +654,8 @@ cdef class Engine:
             self.cont[a] = 2 * o.wave + 1       # a retry next session keeps the wave
         elif rule.chunk > 0 and rule.cooldown > 0:
             self.accounts.state[a] = ST_LIQUIDATING          # cooling down between chunks
-            cap = self.cool_cap
-            self._grow(<void**>&self.cool_at, &cap, self.cool_n + 1, sizeof(int64_t))
-            cap = self.cool_cap
-            self._grow(<void**>&self.cool_order, &cap, self.cool_n + 1, sizeof(int64_t))
-            self.cool_cap = cap
+            self._grow(<void**>&self.cool_at, &self.cool_cap, self.cool_n + 1, sizeof(int64_t))
+            self._grow(<void**>&self.cool_order, &self.cool_order_cap, self.cool_n + 1, sizeof(int64_t))
             self._cool_push(self.events + 1 + rule.cooldown, k)
         else:
             self._index(a)
@@ -1045,9 +1051,9 @@ cdef class Engine:
     def _take_results(self):
         """End of the run: hand the tape, path and forced orders over to numpy without
         copying them (the engine keeps nothing and can not be run further)."""
-        orders = hand_over(<void*>self.orders, self.order_n, FORCED_DTYPE)
-        tape = hand_over(<void*>self.tape, self.tape_n, TAPE_DTYPE)
-        path = hand_over(<void*>self.path, self.path_n, PATH_DTYPE)
+        orders = hand_over(<void*>self.orders, self.order_n, self.order_cap, FORCED_DTYPE)
+        tape = hand_over(<void*>self.tape, self.tape_n, self.tape_cap, TAPE_DTYPE)
+        path = hand_over(<void*>self.path, self.path_n, self.path_cap, PATH_DTYPE)
         self.orders = NULL
         self.tape = NULL
         self.path = NULL

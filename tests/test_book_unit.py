@@ -816,6 +816,27 @@ def test_growth_rehashes_live_orders_and_skips_freed_ones():
     same_snapshot(book.snapshot(), ref.snapshot())
 
 
+@pytest.mark.parametrize("makers", [20_000, 30_000])
+@pytest.mark.parametrize("path", ["batch", "per-call"])
+def test_big_fill_buffers_grow_and_hand_over_intact(makers, path):
+    # Fill buffers past a megabyte are mapped and grown in place (engine/_blocks.h); handed
+    # over, they are trimmed, and 20,000 fills trim back below the megabyte.
+    book, ref = EngineBook(0, 100_000), ReferenceBook(0, 100_000)
+    asks = make_orders(id=np.arange(1, makers + 1), side=SELL, kind=LIMIT,
+                       price=1000 + np.arange(makers) % 7, qty=1)
+    for b in (book, ref):
+        b.submit(asks)
+    if path == "batch":
+        fills = book.submit(make_orders(id=[makers + 1], side=BUY, kind=MARKET, qty=[makers])).fills
+    else:
+        book.market(makers + 1, BUY, makers)
+        fills = book.take_fills()
+    ref.market(makers + 1, BUY, makers)
+    assert len(fills) == makers
+    assert np.array_equal(fills, ref.take_fills())
+    book.check_invariants()
+
+
 # ---------------------------------------------------------------------- strategies
 
 @given(data=st.data())
