@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 # The installed state depends on the project metadata: editing it reinstalls.
 DEPS := $(VENV)/.deps-installed
-SOURCES := $(shell find engine -name '*.pyx' -o -name '*.pxd') setup.py
+SOURCES := $(shell find engine -name '*.pyx' -o -name '*.pxd' -o -name '*.h') setup.py
 BUILT := $(VENV)/.built
 DEBUG_DIR := build/debug
 HYPOTHESIS_PROFILE ?= ci
