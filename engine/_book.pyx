@@ -125,7 +125,7 @@ cdef inline int64_t _as_int64(object value, str name) except? -1:
     """`value` as an int64, raising TypeError for anything that is not an integer (a float
     is refused, not truncated) and OverflowError for an integer out of range."""
     if PyLong_CheckExact(value):
-        return PyLong_AsLongLong(value)
+        return <int64_t>value           # Cython's conversion reads small ints' digits inline
     if not PyIndex_Check(value):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
     return PyLong_AsLongLong(PyNumber_Index(value))
