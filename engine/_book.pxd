@@ -89,24 +89,25 @@ cdef class Book:
     cdef void _prefetch_slot(self, const Order* o) noexcept nogil
     cdef void _prefetch_node(self, const Order* o) noexcept nogil
     cdef void _prefetch_neighbours(self, const Order* o) noexcept nogil
-    cdef int _match(self, side_t side, int64_t limit_idx, qty_t* qty, oid_t taker_id,
+    cdef inline int _match(self, side_t side, int64_t limit_idx, qty_t* qty, oid_t taker_id,
                     owner_t taker_owner, int8_t taker_kind) except -1 nogil
     cdef qty_t _available(self, side_t side, int64_t limit_idx, qty_t wanted) noexcept nogil
-    cdef int _rest(self, side_t side, int64_t level, oid_t id, qty_t qty, owner_t owner) except -1 nogil
-    cdef void _unlink(self, idx_t node, int64_t slot) noexcept nogil
-    cdef idx_t _find(self, oid_t id) noexcept nogil
+    cdef inline int _rest(self, side_t side, int64_t level, oid_t id, qty_t qty, owner_t owner) except -1 nogil
+    cdef inline void _unlink(self, idx_t node, int64_t slot) noexcept nogil
+    cdef inline idx_t _find(self, oid_t id) noexcept nogil
     cdef int64_t _home(self, oid_t id) noexcept nogil
     cdef uint32_t _tag(self, oid_t id) noexcept nogil
     cdef uint32_t _pack(self, uint32_t tag_node, int64_t distance) noexcept nogil
     cdef int64_t _slot_home(self, int64_t i) noexcept nogil
-    cdef int64_t _slot_of(self, oid_t id) noexcept nogil
+    cdef inline int64_t _slot_of(self, oid_t id) noexcept nogil
     cdef void _slot_insert(self, idx_t node) noexcept nogil
-    cdef void _slot_remove(self, int64_t slot) noexcept nogil
+    cdef inline void _slot_remove(self, int64_t slot) noexcept nogil
     cdef uint32_t _probe_tag(self, oid_t id) noexcept nogil
     cdef int _reserve(self, int64_t nodes) except -1 nogil
-    cdef int _push_fill(self, oid_t taker_id, oid_t maker_id, price_t price, qty_t qty,
-                        owner_t taker_owner, owner_t maker_owner, side_t taker_side,
-                        int8_t taker_kind) except -1 nogil
+    cdef int _grow_fills(self) except -1 nogil
+    cdef inline int _push_fill(self, oid_t taker_id, oid_t maker_id, price_t price, qty_t qty,
+                               owner_t taker_owner, owner_t maker_owner, side_t taker_side,
+                               int8_t taker_kind) except -1 nogil
     cdef void _bit_set(self, int64_t i) noexcept nogil
     cdef void _bit_clear(self, int64_t i) noexcept nogil
     cdef int64_t _highest_at_or_below(self, int64_t i) noexcept nogil

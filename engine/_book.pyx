@@ -351,20 +351,22 @@ cdef class Book:
             ENGINE_CHECK(live == self.resting)
         return 0
 
-    cdef int _push_fill(self, oid_t taker_id, oid_t maker_id, price_t price, qty_t qty,
-                        owner_t taker_owner, owner_t maker_owner, side_t taker_side,
-                        int8_t taker_kind) except -1 nogil:
-        cdef int64_t capacity
-        cdef Fill* grown
+    cdef int _grow_fills(self) except -1 nogil:
+        cdef int64_t capacity = max(self.fill_capacity * 2, 4096)
+        cdef Fill* grown = <Fill*>engine_block_resize(self.fills, self.fill_capacity * sizeof(Fill),
+                                                      capacity * sizeof(Fill))
+        if grown == NULL:
+            with gil:
+                raise MemoryError(f"cannot grow the fill buffer to {capacity} fills")
+        self.fills = grown
+        self.fill_capacity = capacity
+        return 0
+
+    cdef inline int _push_fill(self, oid_t taker_id, oid_t maker_id, price_t price, qty_t qty,
+                               owner_t taker_owner, owner_t maker_owner, side_t taker_side,
+                               int8_t taker_kind) except -1 nogil:
         if self.fill_count == self.fill_capacity:
-            capacity = max(self.fill_capacity * 2, 4096)
-            grown = <Fill*>engine_block_resize(self.fills, self.fill_capacity * sizeof(Fill),
-                                               capacity * sizeof(Fill))
-            if grown == NULL:
-                with gil:
-                    raise MemoryError(f"cannot grow the fill buffer to {capacity} fills")
-            self.fills = grown
-            self.fill_capacity = capacity
+            self._grow_fills()
         cdef Fill* f = &self.fills[self.fill_count]
         f.taker_id = taker_id
         f.maker_id = maker_id
@@ -427,11 +429,11 @@ cdef class Book:
             s = self.slots[i]
         return s
 
-    cdef idx_t _find(self, oid_t id) noexcept nogil:
+    cdef inline idx_t _find(self, oid_t id) noexcept nogil:
         cdef int64_t i = self._slot_of(id)
         return -1 if i < 0 else <idx_t>(self.slots[i] & SLOT_NODE_MASK)
 
-    cdef void _slot_remove(self, int64_t i) noexcept nogil:
+    cdef inline void _slot_remove(self, int64_t i) noexcept nogil:
         """Empty slot `i`, shifting later entries of its probe run back."""
         ENGINE_CHECK(i >= 0)
         cdef int64_t j = i, home
@@ -548,7 +550,7 @@ cdef class Book:
 
     # ------------------------------------------------------------------ queues
 
-    cdef int _rest(self, side_t side, int64_t level, oid_t id, qty_t qty, owner_t owner) except -1 nogil:
+    cdef inline int _rest(self, side_t side, int64_t level, oid_t id, qty_t qty, owner_t owner) except -1 nogil:
         """Append a new resting order at the tail of `level` (room was reserved by the caller)."""
         cdef idx_t node = self.free_head
         if node >= 0:
@@ -586,7 +588,7 @@ cdef class Book:
         ENGINE_CHECK(self.best_bid_idx < self.best_ask_idx)
         return 0
 
-    cdef void _unlink(self, idx_t node, int64_t slot) noexcept nogil:
+    cdef inline void _unlink(self, idx_t node, int64_t slot) noexcept nogil:
         """Take a resting order out of its queue, the id table and the pool (`slot` is its
         id-table slot, or -1 to look it up)."""
         cdef Node* n = &self.nodes[node]
@@ -620,7 +622,7 @@ cdef class Book:
 
     # ------------------------------------------------------------------ matching
 
-    cdef int _match(self, side_t side, int64_t limit_idx, qty_t* qty, oid_t taker_id,
+    cdef inline int _match(self, side_t side, int64_t limit_idx, qty_t* qty, oid_t taker_id,
                     owner_t taker_owner, int8_t taker_kind) except -1 nogil:
         """Trade `qty[0]` lots of a taker on `side` against the other side, up to `limit_idx`.
 
