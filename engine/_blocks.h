@@ -6,6 +6,11 @@
  * dozen times), and is backed by transparent huge pages where the system allows them on
  * request.  Smaller blocks, and every block elsewhere, use malloc and realloc.  A block is
  * resized and freed with the byte size it was last given, which says how it is held.
+ *
+ * Freed mappings are kept for reuse (at most ENGINE_CACHE_SLOTS of them, ENGINE_CACHE_MAX
+ * bytes in all), as malloc keeps freed heap: a fresh mapping costs a page fault and the
+ * zeroing of every page on first touch, which for a batch's fill and result buffers is a
+ * good share of the batch.  Each extension module that includes this header has its own.
  */
 #ifndef ENGINE_BLOCKS_H
 #define ENGINE_BLOCKS_H
@@ -20,16 +25,73 @@
 
 #if defined(__linux__) && defined(MREMAP_MAYMOVE)
 #define ENGINE_MAPPED_BLOCKS 1
+#include <pthread.h>
+
+#define ENGINE_CACHE_SLOTS 4
+#define ENGINE_CACHE_MAX ((size_t)256 << 20)
+
 static inline size_t engine_map_length(size_t n) {
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
     return (n + page - 1) / page * page;
 }
-/* Ask for transparent huge pages (fewer page faults and TLB misses) on the whole mapping:
- * advice on part of it would split it, and mremap only moves a mapping that is whole. */
-static inline void engine_advise_huge(void* p, size_t n) {
+
+static struct { void* p; size_t length; } engine_cache[ENGINE_CACHE_SLOTS];
+static size_t engine_cache_total = 0;
+static pthread_mutex_t engine_cache_lock = PTHREAD_MUTEX_INITIALIZER;   /* batches run without the GIL */
+
+/* A mapping of `length` bytes (page multiple): a kept one remapped to that size, its pages
+ * already in, or a new one with huge pages asked for on all of it (advice on part of a
+ * mapping would split it, and mremap only moves a mapping that is whole). */
+static inline void* engine_map_new(size_t length) {
+    void* p = NULL;
+    void* q;
+    size_t have = 0;
+    int i, pick = -1;
+    pthread_mutex_lock(&engine_cache_lock);
+    for (i = 0; i < ENGINE_CACHE_SLOTS; i++) {   /* the smallest that fits, else the largest */
+        if (engine_cache[i].p == NULL) continue;
+        if (pick < 0) { pick = i; continue; }
+        size_t a = engine_cache[i].length, b = engine_cache[pick].length;
+        if ((a >= length && (b < length || a < b)) || (b < length && a > b)) pick = i;
+    }
+    if (pick >= 0) {
+        p = engine_cache[pick].p;
+        have = engine_cache[pick].length;
+        engine_cache[pick].p = NULL;
+        engine_cache_total -= have;
+    }
+    pthread_mutex_unlock(&engine_cache_lock);
+    if (p != NULL) {
+        if (have == length) return p;
+        q = mremap(p, have, length, MREMAP_MAYMOVE);
+        if (q != MAP_FAILED) return q;
+        munmap(p, have);
+    }
+    p = mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return NULL;
 #ifdef MADV_HUGEPAGE
-    madvise(p, engine_map_length(n), MADV_HUGEPAGE);
+    madvise(p, length, MADV_HUGEPAGE);
 #endif
+    return p;
+}
+
+/* Give back a mapping of `length` bytes (page multiple): kept if there is room, else unmapped. */
+static inline void engine_map_release(void* p, size_t length) {
+    int i;
+    pthread_mutex_lock(&engine_cache_lock);
+    if (length <= ENGINE_CACHE_MAX - engine_cache_total) {
+        for (i = 0; i < ENGINE_CACHE_SLOTS; i++) {
+            if (engine_cache[i].p == NULL) {
+                engine_cache[i].p = p;
+                engine_cache[i].length = length;
+                engine_cache_total += length;
+                pthread_mutex_unlock(&engine_cache_lock);
+                return;
+            }
+        }
+    }
+    pthread_mutex_unlock(&engine_cache_lock);
+    munmap(p, length);
 }
 #else
 #define ENGINE_MAPPED_BLOCKS 0
@@ -44,23 +106,20 @@ static inline void* engine_block_resize(void* p, size_t old_bytes, size_t new_by
     if (new_bytes >= ENGINE_MAP_MIN) {
         if (was_mapped) {
             q = mremap(p, engine_map_length(old_bytes), engine_map_length(new_bytes), MREMAP_MAYMOVE);
-        } else {
-            q = mmap(NULL, engine_map_length(new_bytes), PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-            if (q != MAP_FAILED && p != NULL) {
-                memcpy(q, p, old_bytes < new_bytes ? old_bytes : new_bytes);
-                free(p);
-            }
+            return q == MAP_FAILED ? NULL : q;
         }
-        if (q == MAP_FAILED) return NULL;
-        if (new_bytes > old_bytes) engine_advise_huge(q, new_bytes);
+        q = engine_map_new(engine_map_length(new_bytes));
+        if (q != NULL && p != NULL) {
+            memcpy(q, p, old_bytes < new_bytes ? old_bytes : new_bytes);
+            free(p);
+        }
         return q;
     }
     if (was_mapped) {                  /* shrinking a mapping below the threshold */
         q = malloc(new_bytes);
         if (q == NULL) return NULL;
         memcpy(q, p, new_bytes);
-        munmap(p, engine_map_length(old_bytes));
+        engine_map_release(p, engine_map_length(old_bytes));
         return q;
     }
 #endif
@@ -71,7 +130,7 @@ static inline void* engine_block_resize(void* p, size_t old_bytes, size_t new_by
 static inline void engine_block_free(void* p, size_t bytes) {
 #if ENGINE_MAPPED_BLOCKS
     if (p != NULL && bytes >= ENGINE_MAP_MIN) {
-        munmap(p, engine_map_length(bytes));
+        engine_map_release(p, engine_map_length(bytes));
         return;
     }
 #endif
