@@ -837,6 +837,48 @@ def test_big_fill_buffers_grow_and_hand_over_intact(makers, path):
     book.check_invariants()
 
 
+def _sweep_batch(makers, first_id):
+    """Resting asks and one market buy through all of them: `makers` fills (48 bytes each)."""
+    asks = make_orders(id=np.arange(first_id, first_id + makers), side=SELL, kind=LIMIT,
+                       price=1000 + np.arange(makers) % 5, qty=1)
+    buy = make_orders(id=[first_id + makers], side=BUY, kind=MARKET, qty=[makers])
+    return np.concatenate([asks, buy])
+
+
+def test_reused_blocks_never_overwrite_live_arrays():
+    # Freed big buffers are kept and handed out again (engine/_blocks.h): arrays still alive
+    # keep their contents while later batches run, grow and free theirs.
+    book = EngineBook(0, 100_000)
+    kept = []
+    for round_ in range(12):
+        fills = book.submit(_sweep_batch(25_000 + 5_000 * (round_ % 3), 1 + round_ * 100_000)).fills
+        if round_ % 2 == 0:
+            kept.append((fills, fills.copy()))
+        del fills
+    for live, copy in kept:
+        assert np.array_equal(live, copy)
+
+
+def test_batches_in_threads_share_the_block_cache_safely():
+    # Batches run without the GIL, so two threads allocate and free blocks at once.
+    import threading
+    expected = EngineBook(0, 100_000).submit(_sweep_batch(30_000, 1)).fills
+    failures = []
+
+    def work():
+        for _ in range(8):
+            fills = EngineBook(0, 100_000).submit(_sweep_batch(30_000, 1)).fills
+            if not np.array_equal(fills, expected):
+                failures.append(len(fills))
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures
+
+
 # ---------------------------------------------------------------------- strategies
 
 @given(data=st.data())
