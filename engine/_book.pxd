@@ -74,6 +74,10 @@ cdef class Book:
                                     # free; linear probing, backward-shift deletion
     cdef int64_t slot_mask
     cdef int slot_shift
+    # After a sweep stops inside a queue, the batch path walks a few makers further down it,
+    # one a message, fetching them for the next sweep (CHASE_STEPS in _book.pyx).
+    cdef idx_t chase_node
+    cdef int chase_steps
     # Fills not yet handed out (per-call path) or being collected (batch path).
     cdef Fill* fills
     cdef int64_t fill_count, fill_capacity
@@ -89,6 +93,7 @@ cdef class Book:
     cdef void _prefetch_slot(self, const Order* o) noexcept nogil
     cdef void _prefetch_node(self, const Order* o) noexcept nogil
     cdef void _prefetch_neighbours(self, const Order* o) noexcept nogil
+    cdef void _chase_step(self) noexcept nogil
     cdef inline int _match(self, side_t side, int64_t limit_idx, qty_t* qty, oid_t taker_id,
                     owner_t taker_owner, int8_t taker_kind) except -1 nogil
     cdef qty_t _available(self, side_t side, int64_t limit_idx, qty_t wanted) noexcept nogil

@@ -101,6 +101,7 @@ cdef enum:
     PREFETCH_SLOT = 24
     PREFETCH_NODE = 12
     PREFETCH_NEIGHBOURS = 4
+    CHASE_STEPS = 3             # makers the batch path fetches down a queue after a sweep
 MAX_LEVELS = C_MAX_LEVELS
 MAX_RESTING = C_MAX_RESTING
 
@@ -261,6 +262,8 @@ cdef class Book:
         self.unused = 0
         self.fill_count = 0
         self.fill_capacity = 0
+        self.chase_node = -1
+        self.chase_steps = 0
         self.slot_mask = -1
         self._allocate_grid(lo, hi - lo + 1)
         self.lo_idx = lo - self.base
@@ -658,6 +661,8 @@ cdef class Book:
                 level_traded += traded
                 if traded < n.qty:
                     n.qty -= traded             # the maker stays at the head with the rest
+                    self.chase_node = n.next
+                    self.chase_steps = CHASE_STEPS
                     break
                 # The maker is filled: pop it off the head of the queue.
                 lv.head = n.next
@@ -671,6 +676,8 @@ cdef class Book:
                     break
                 self.nodes[lv.head].prev = -1
                 if wanted == 0:
+                    self.chase_node = lv.head
+                    self.chase_steps = CHASE_STEPS
                     break
             lv.qty -= level_traded
             if side > 0:
@@ -863,6 +870,8 @@ cdef class Book:
                         self._prefetch_node(&rows[i + PREFETCH_NODE])
                     if i + PREFETCH_NEIGHBOURS < n:
                         self._prefetch_neighbours(&rows[i + PREFETCH_NEIGHBOURS])
+                    if self.chase_steps > 0:
+                        self._chase_step()
                     self._process(&rows[i], &out[i])
         finally:
             fills = hand_over(self.fills, self.fill_count, self.fill_capacity, FILL_DTYPE)
@@ -903,6 +912,24 @@ cdef class Book:
             level = o.price - self.base
             if 0 <= level < self.span and self.levels[level].tail >= 0:
                 engine_prefetch(&self.nodes[self.levels[level].tail])
+
+    cdef inline void _chase_step(self) noexcept nogil:
+        """Fetch the maker after `chase_node` (itself fetched a message ago) and the slot the
+        sweep will empty when it fills `chase_node`: a sweep meets makers one after another
+        down a queue, each a cache miss that the one before must resolve."""
+        cdef idx_t node = self.chase_node
+        cdef Node* n
+        if node < 0 or node >= self.unused:
+            self.chase_steps = 0
+            return
+        n = &self.nodes[node]
+        if n.qty == 0 or n.next < 0:        # traded or cancelled meanwhile, or the tail
+            self.chase_steps = 0
+            return
+        engine_prefetch(&self.slots[self._home(n.id)])
+        engine_prefetch(&self.nodes[n.next])
+        self.chase_node = n.next
+        self.chase_steps -= 1
 
     cdef inline void _prefetch_neighbours(self, const Order* o) noexcept nogil:
         """The queue neighbours a cancel will relink."""
