@@ -101,6 +101,7 @@ cdef enum:
     PREFETCH_SLOT = 24
     PREFETCH_NODE = 12
     PREFETCH_NEIGHBOURS = 4
+    PREFETCH_REHASH = 16        # nodes ahead whose new id-table slot a rehash fetches
     CHASE_STEPS = 3             # makers the batch path fetches down a queue after a sweep
 MAX_LEVELS = C_MAX_LEVELS
 MAX_RESTING = C_MAX_RESTING
@@ -348,6 +349,8 @@ cdef class Book:
             # ones have qty 0) instead of a random read of one node per entry.
             live = 0
             for i in range(self.unused):
+                if i + PREFETCH_REHASH < self.unused:   # the table is big: overlap its misses
+                    engine_prefetch(&self.slots[self._home(self.nodes[i + PREFETCH_REHASH].id)])
                 if self.nodes[i].qty > 0:
                     self._slot_insert(<idx_t>i)
                     live += 1
