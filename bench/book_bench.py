@@ -81,7 +81,8 @@ def measure(name, repeat=7, reference_repeat=1):
         median = statistics.median(runs)
         volumes[path] = volume
         rows.append({"workload": name, "path": path, "messages": n, "runs": len(runs),
-                     "median_s": median, "msgs_per_s": n / median, "traded": volume, "note": note})
+                     "median_s": median, "min_s": min(runs), "max_s": max(runs),
+                     "msgs_per_s": n / median, "traded": volume, "note": note})
 
     runs = []
     for _ in range(repeat):
@@ -93,7 +94,7 @@ def measure(name, repeat=7, reference_repeat=1):
     seed_bytes = seeded_book.nbytes / len(seeded_book)
 
     runs = []
-    for _ in range(max(3, repeat // 2)):
+    for _ in range(max(3, repeat // 2)):   # each run builds a million-call plan first: slower
         elapsed, volume, _ = time_per_call(seed_orders, messages)
         runs.append(elapsed)
     add("firesale per-call", runs, volume)

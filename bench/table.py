@@ -19,8 +19,8 @@ TARGETS = {"firesale batch": 30e6, "firesale per-call": 6e6}
 
 def book_section(repeat):
     lines = ["## Order book (`make bench`)", "",
-             "| workload | path | messages | runs | median ms | msgs/s | vs reference | target |",
-             "|---|---|---:|---:|---:|---:|---:|---|"]
+             "| workload | path | messages | runs | median ms | min-max ms | msgs/s (median) | vs reference | target |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---|"]
     memory, batch_rate = [], {}
     for name, label in (("mixed", "A mixed"), ("cascade", "B cascade")):
         rows, mem = book_bench.measure(name, repeat=repeat)
@@ -32,7 +32,8 @@ def book_section(repeat):
                 f"{target / 1e6:.0f}M: {'met' if r['msgs_per_s'] >= target else 'NOT met'}")
             ratio = r["msgs_per_s"] / reference["msgs_per_s"]
             lines.append(f"| {label} | {r['path']} | {r['messages']:,} | {r['runs']} | "
-                         f"{r['median_s'] * 1e3:.1f} | {r['msgs_per_s'] / 1e6:.2f}M | {ratio:.0f}x | "
+                         f"{r['median_s'] * 1e3:.1f} | {r['min_s'] * 1e3:.1f}-{r['max_s'] * 1e3:.1f} | "
+                         f"{r['msgs_per_s'] / 1e6:.2f}M | {ratio:.0f}x | "
                          f"{verdict} {r['note']} |")
             if r["path"] == "firesale batch":
                 batch_rate[name] = r["msgs_per_s"]
@@ -66,7 +67,8 @@ def optional_section(module_name, title):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeat", type=int, default=7, help="runs per firesale measurement")
+    # The machines are shared: runs of the same build differ by a quarter, so take many.
+    parser.add_argument("--repeat", type=int, default=15, help="runs per firesale batch measurement")
     parser.add_argument("--book-only", action="store_true")
     args = parser.parse_args(argv)
     print(f"# firesale benchmarks ({platform.processor() or platform.machine()}, "
