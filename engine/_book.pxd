@@ -90,10 +90,10 @@ cdef class Book:
     cdef void _take_off(self, idx_t node, qty_t qty) noexcept nogil
     cdef int _execute(self, idx_t node, int64_t slot, qty_t qty, owner_t taker_owner,
                       Result* result) except -1 nogil
-    cdef void _prefetch_slot(self, const Order* o) noexcept nogil
-    cdef void _prefetch_node(self, const Order* o) noexcept nogil
-    cdef void _prefetch_neighbours(self, const Order* o) noexcept nogil
-    cdef void _chase_step(self) noexcept nogil
+    cdef inline void _prefetch_slot(self, const Order* o) noexcept nogil
+    cdef inline void _prefetch_node(self, const Order* o) noexcept nogil
+    cdef inline void _prefetch_neighbours(self, const Order* o) noexcept nogil
+    cdef inline void _chase_step(self) noexcept nogil
     cdef inline int _match(self, side_t side, int64_t limit_idx, qty_t* qty, oid_t taker_id,
                     owner_t taker_owner, int8_t taker_kind) except -1 nogil
     cdef qty_t _available(self, side_t side, int64_t limit_idx, qty_t wanted) noexcept nogil
