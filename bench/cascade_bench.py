@@ -133,7 +133,7 @@ def _row(name, r, base):
             "ns_per_n_log2_n": per, "vs_smallest": per / base if base else 1.0}
 
 
-def rows(max_accounts=None, repeats=3, scaling=(10_000, 100_000, 1_000_000, 10_000_000)):
+def rows(max_accounts=None, repeats=5, scaling=(10_000, 100_000, 1_000_000, 10_000_000)):
     """The make-bench table: the 10^6 headline run, then the scaling series
     (time / (n log2 n), and that normalised by the smallest n).
 
@@ -173,6 +173,6 @@ def _print(table):
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-accounts", type=int, default=None)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     _print(rows(args.max_accounts, args.repeats))
