@@ -816,33 +816,31 @@ def test_growth_rehashes_live_orders_and_skips_freed_ones():
     same_snapshot(book.snapshot(), ref.snapshot())
 
 
+def _sweep(makers, first_id=1):
+    """Resting asks and one market buy through all of them: `makers` fills (48 bytes each)."""
+    asks = make_orders(id=np.arange(first_id, first_id + makers), side=SELL, kind=LIMIT,
+                       price=1000 + np.arange(makers) % 5, qty=1)
+    buy = make_orders(id=[first_id + makers], side=BUY, kind=MARKET, qty=[makers])
+    return asks, buy
+
+
 @pytest.mark.parametrize("makers", [20_000, 30_000])
 @pytest.mark.parametrize("path", ["batch", "per-call"])
 def test_big_fill_buffers_grow_and_hand_over_intact(makers, path):
     # Fill buffers past a megabyte are mapped and grown in place (engine/_blocks.h); handed
     # over, they are trimmed, and 20,000 fills trim back below the megabyte.
     book, ref = EngineBook(0, 100_000), ReferenceBook(0, 100_000)
-    asks = make_orders(id=np.arange(1, makers + 1), side=SELL, kind=LIMIT,
-                       price=1000 + np.arange(makers) % 7, qty=1)
+    asks, buy = _sweep(makers)
     for b in (book, ref):
         b.submit(asks)
     if path == "batch":
-        fills = book.submit(make_orders(id=[makers + 1], side=BUY, kind=MARKET, qty=[makers])).fills
+        fills = book.submit(buy).fills
     else:
         book.market(makers + 1, BUY, makers)
         fills = book.take_fills()
-    ref.market(makers + 1, BUY, makers)
     assert len(fills) == makers
-    assert np.array_equal(fills, ref.take_fills())
+    assert np.array_equal(fills, ref.submit(buy).fills)
     book.check_invariants()
-
-
-def _sweep_batch(makers, first_id):
-    """Resting asks and one market buy through all of them: `makers` fills (48 bytes each)."""
-    asks = make_orders(id=np.arange(first_id, first_id + makers), side=SELL, kind=LIMIT,
-                       price=1000 + np.arange(makers) % 5, qty=1)
-    buy = make_orders(id=[first_id + makers], side=BUY, kind=MARKET, qty=[makers])
-    return np.concatenate([asks, buy])
 
 
 def test_reused_blocks_never_overwrite_live_arrays():
@@ -851,7 +849,7 @@ def test_reused_blocks_never_overwrite_live_arrays():
     book = EngineBook(0, 100_000)
     kept = []
     for round_ in range(12):
-        fills = book.submit(_sweep_batch(25_000 + 5_000 * (round_ % 3), 1 + round_ * 100_000)).fills
+        fills = book.submit(np.concatenate(_sweep(25_000 + 5_000 * (round_ % 3), 1 + round_ * 100_000))).fills
         if round_ % 2 == 0:
             kept.append((fills, fills.copy()))
         del fills
@@ -862,12 +860,13 @@ def test_reused_blocks_never_overwrite_live_arrays():
 def test_batches_in_threads_share_the_block_cache_safely():
     # Batches run without the GIL, so two threads allocate and free blocks at once.
     import threading
-    expected = EngineBook(0, 100_000).submit(_sweep_batch(30_000, 1)).fills
+    batch = np.concatenate(_sweep(30_000))
+    expected = EngineBook(0, 100_000).submit(batch).fills
     failures = []
 
     def work():
         for _ in range(8):
-            fills = EngineBook(0, 100_000).submit(_sweep_batch(30_000, 1)).fills
+            fills = EngineBook(0, 100_000).submit(batch).fills
             if not np.array_equal(fills, expected):
                 failures.append(len(fills))
 
