@@ -359,23 +359,17 @@ def _group(c, raw, path):
         out["min_ratio"] = c.number(table, "min_ratio", path, 1.15, above=1)
         out["position_lots"] = c.number(table, "position_lots", path, 40.0, above=0)
         out["rule"] = _margin_rule(c, table.get("rule", {}), rule_path)
-    elif kind == "perp":
-        out["size"] = _distribution(c, _req(c, table, "size", path), f"{path}.size", positive=True)
+    elif kind in ("perp", "swap"):
+        # Perps are sized in contracts, swaps in shares; both carry leverage and an entry.
+        size = "size" if kind == "perp" else "shares"
+        out[size] = _distribution(c, _req(c, table, size, path), f"{path}.{size}", positive=True)
         out["leverage"] = _distribution(c, _req(c, table, "leverage", path), f"{path}.leverage",
                                         positive=True)
         _check_floor(c, out["leverage"], f"{path}.leverage", 1.0)
         out["entry"] = _distribution(c, table.get("entry", {"dist": "fixed", "value": 0.0}),
                                      f"{path}.entry", minimum=-0.99)
-        out["rule"] = _perp_rule(c, table.get("rule", {}), rule_path)
-    elif kind == "swap":
-        out["shares"] = _distribution(c, _req(c, table, "shares", path), f"{path}.shares",
-                                      positive=True)
-        out["leverage"] = _distribution(c, _req(c, table, "leverage", path), f"{path}.leverage",
-                                        positive=True)
-        _check_floor(c, out["leverage"], f"{path}.leverage", 1.0)
-        out["entry"] = _distribution(c, table.get("entry", {"dist": "fixed", "value": 0.0}),
-                                     f"{path}.entry", minimum=-0.99)
-        out["rule"] = _swap_rule(c, table.get("rule", {}), rule_path)
+        rule = _perp_rule if kind == "perp" else _swap_rule
+        out["rule"] = rule(c, table.get("rule", {}), rule_path)
     else:
         out["hedge"] = _distribution(c, _req(c, table, "hedge", path), f"{path}.hedge",
                                      positive=True)
