@@ -65,7 +65,6 @@ cdef class Accounts:
     cdef void _reindex_one(self, int64_t a) noexcept nogil
     cdef int64_t _trigger(self, int64_t a) noexcept nogil
     cdef int64_t _trigger_at(self, int64_t a, int32_t line) noexcept nogil
-    cdef bint _crossed(self, int64_t a, price_t mark) noexcept nogil
     cdef bint _crossed_at_half(self, int64_t a, price_t mark) noexcept nogil
     cdef qty_t _liquidation_qty(self, int64_t a, price_t mark) noexcept nogil
     cdef price_t _bankruptcy(self, int64_t a) noexcept nogil

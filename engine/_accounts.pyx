@@ -213,10 +213,6 @@ cdef class Accounts:
         # A + B (mark + 1/2) < 0
         return 2 * A + B * (2 * <i128>mark + 1) < 0
 
-    cdef bint _crossed(self, int64_t a, price_t mark) noexcept nogil:
-        cdef int64_t t = self.trigger[a]
-        return t != C_TRIGGER_NONE and mark <= t
-
     cdef qty_t _liquidation_qty(self, int64_t a, price_t mark) noexcept nogil:
         """Lots the account's next forced order sells, decided at the mark."""
         cdef Rule* r = &self.rules[self.rule[a]]

@@ -119,12 +119,12 @@ cdef class Engine:
     cdef int _detect(self, int32_t wave) except -1 nogil
     cdef int _liquidate(self, int32_t account, int32_t wave, int8_t cause, qty_t qty) except -1 nogil
     cdef int _send(self, int64_t k) except -1 nogil
-    cdef int _consume(self, int64_t before, int32_t taker_wave, int8_t taker_seller) except -1 nogil
+    cdef int _consume(self, int64_t before) except -1 nogil
     cdef int _finish(self, int64_t k) except -1 nogil
     cdef int _after_event(self, int32_t wave) except -1 nogil
     cdef int _record_path(self) except -1 nogil
     cdef void _update_mark(self) noexcept nogil
-    cdef int _providers_step(self, int32_t wave) except -1 nogil
+    cdef int _providers_step(self) except -1 nogil
     cdef int _withdraw(self) except -1 nogil
     cdef int _release_cooled(self, bint force) except -1 nogil
     cdef void _cool_push(self, int64_t at, int64_t k) noexcept nogil

@@ -73,17 +73,7 @@ cdef oid_t C_LP_ID_BASE = (<oid_t>3) << 61
 cdef oid_t C_SHOCK_ID = ((<oid_t>1) << 62) - 1
 cdef int64_t NO_ASK = INT64_MAX
 cdef int64_t PREFETCH_AHEAD = 12    # forced orders ahead whose id slot is prefetched
-
-
 cdef int64_t PREFETCH_MAKERS = 4    # resting bids at the touch whose id slots are prefetched
-
-
-def _set_prefetch_ahead(int64_t n, int64_t makers=4):
-    """Benchmarking knobs: forced orders ahead, and makers at the best bid, whose
-    id-table slots are prefetched (0: off)."""
-    global PREFETCH_AHEAD, PREFETCH_MAKERS
-    PREFETCH_AHEAD = n
-    PREFETCH_MAKERS = makers
 cdef int64_t TRIGGER_NONE = INT64_MIN
 LP_OWNER = -2
 
@@ -460,7 +450,7 @@ cdef class Engine:
         cdef int32_t a, s_acc = 0, h_acc = 0
         cdef int64_t s_key = 0, h_key = 0
         cdef bint have_static, have_heap, from_static
-        cdef int64_t cap, i
+        cdef int64_t i
         while True:
             while self.static_ptr < self.static_len:
                 if self.accounts.state[self.static_ptr] == ST_STATIC:
@@ -496,9 +486,7 @@ cdef class Engine:
             if self.mark_half and s_key == self.mark and not self.accounts._crossed_at_half(a, self.mark):
                 # Crossed at the floor of the mid but not at the mid itself: set aside
                 # while the rest of this trigger is looked at.
-                cap = self.skip_cap
-                self._grow(<void**>&self.skip, &cap, self.skip_n + 1, sizeof(int32_t))
-                self.skip_cap = cap
+                self._grow(<void**>&self.skip, &self.skip_cap, self.skip_n + 1, sizeof(int32_t))
                 self.skip[self.skip_n] = a
                 self.skip_n += 1
                 continue
@@ -526,9 +514,7 @@ cdef class Engine:
         cdef Rule* rule = &self.accounts.rules[self.accounts.rule[account]]
         cdef ForcedOrder* o
         cdef price_t limit
-        cdef int64_t cap = self.order_cap
-        self._grow(<void**>&self.orders, &cap, self.order_n + 1, sizeof(ForcedOrder))
-        self.order_cap = cap
+        self._grow(<void**>&self.orders, &self.order_cap, self.order_n + 1, sizeof(ForcedOrder))
         o = &self.orders[self.order_n]
         self.order_n += 1
         o.qty = qty if qty > 0 else self.accounts._liquidation_qty(account, self.mark)
@@ -584,7 +570,7 @@ cdef class Engine:
             o.cancelled = o.qty
             o.status = O_DONE
             return self._finish(k)
-        self._consume(before, o.wave, SELLER_FORCED)
+        self._consume(before)
         o.cancelled += res.cancelled
         if res.remaining > 0:
             o.status = O_RESTING
@@ -611,11 +597,11 @@ cdef class Engine:
         if res.reject:
             with gil:
                 raise ValueError(f"the book rejected the shock order (reject code {res.reject})")
-        self._consume(before, 0, SELLER_SHOCK)
+        self._consume(before)
         self.shock_cancelled += res.cancelled
         return 0
 
-    cdef int _consume(self, int64_t before, int32_t taker_wave, int8_t taker_seller) except -1 nogil:
+    cdef int _consume(self, int64_t before) except -1 nogil:
         """Book the fills the last message made, append them to the tape, and give the
         book its fill buffer back."""
         cdef Fill* f
@@ -656,9 +642,7 @@ cdef class Engine:
             if (f.taker_owner == -2 and f.taker_side > 0) or (f.maker_owner == -2 and f.taker_side < 0):
                 self.lp_bought += f.qty
             if self.record_tape:
-                cap = self.tape_cap
-                self._grow(<void**>&self.tape, &cap, self.tape_n + 1, sizeof(TapeRow))
-                self.tape_cap = cap
+                self._grow(<void**>&self.tape, &self.tape_cap, self.tape_n + 1, sizeof(TapeRow))
                 row = &self.tape[self.tape_n]
                 self.tape_n += 1
                 row.taker_id = f.taker_id
@@ -685,16 +669,13 @@ cdef class Engine:
         cdef ForcedOrder* o = &self.orders[k]
         cdef int32_t a = o.account
         cdef Rule* rule = &self.accounts.rules[self.accounts.rule[a]]
-        cdef int64_t cap
         if self.accounts.shares[a] == 0:
             self.accounts._settle(a)
             self.accounts.state[a] = ST_CLOSED
             self.accounts.trigger[a] = TRIGGER_NONE
         elif o.cancelled > 0:
             self.accounts.state[a] = ST_BLOCKED
-            cap = self.blocked_cap
-            self._grow(<void**>&self.blocked, &cap, self.blocked_n + 1, sizeof(int32_t))
-            self.blocked_cap = cap
+            self._grow(<void**>&self.blocked, &self.blocked_cap, self.blocked_n + 1, sizeof(int32_t))
             self.blocked[self.blocked_n] = a
             self.blocked_n += 1
             self.cont[a] = 2 * o.wave + 1       # a retry next session keeps the wave
@@ -713,9 +694,7 @@ cdef class Engine:
     cdef int _continue(self, int32_t a, int32_t code) except -1 nogil:
         """Mark `a`'s next liquidation, if the coming detection finds it crossed, as the
         continuation of its current one (code: 2 x wave, + 1 for a retry)."""
-        cdef int64_t cap = self.cont_cap
-        self._grow(<void**>&self.cont_list, &cap, self.cont_n + 1, sizeof(int32_t))
-        self.cont_cap = cap
+        self._grow(<void**>&self.cont_list, &self.cont_cap, self.cont_n + 1, sizeof(int32_t))
         self.cont[a] = code
         self.cont_list[self.cont_n] = a
         self.cont_n += 1
@@ -797,14 +776,11 @@ cdef class Engine:
         cdef price_t bid = self.book.base + self.book.best_bid_idx if self.book.best_bid_idx >= 0 else -1
         cdef price_t ask = self.book.base + self.book.best_ask_idx if self.book.best_ask_idx != NO_ASK else -1
         cdef PathRow* last
-        cdef int64_t cap
         if self.path_n > 0:
             last = &self.path[self.path_n - 1]
             if last.bid == bid and last.ask == ask and last.mark == self.mark:
                 return 0
-        cap = self.path_cap
-        self._grow(<void**>&self.path, &cap, self.path_n + 1, sizeof(PathRow))
-        self.path_cap = cap
+        self._grow(<void**>&self.path, &self.path_cap, self.path_n + 1, sizeof(PathRow))
         last = &self.path[self.path_n]
         self.path_n += 1
         last.event = self.events
@@ -816,7 +792,7 @@ cdef class Engine:
     cdef int _after_event(self, int32_t wave) except -1 nogil:
         self._update_mark()
         if self.provider_n > 0:
-            self._providers_step(wave)
+            self._providers_step()
             self._update_mark()
         self._record_path()
         self._detect(wave)
@@ -885,7 +861,7 @@ cdef class Engine:
         self.lp_n = 0
         return 0
 
-    cdef int _providers_step(self, int32_t wave) except -1 nogil:
+    cdef int _providers_step(self) except -1 nogil:
         """Let each provider withdraw (price gapped or fell too fast) or refill its quotes."""
         cdef Provider* p
         cdef int64_t i, level, cap, j, before, live
@@ -919,9 +895,7 @@ cdef class Engine:
                         self.lp_ids[live] = self.lp_ids[j]
                         live += 1
                 self.lp_n = live
-                cap = self.lp_cap
-                self._grow(<void**>&self.lp_ids, &cap, self.lp_n + p.levels, sizeof(oid_t))
-                self.lp_cap = cap
+                self._grow(<void**>&self.lp_ids, &self.lp_cap, self.lp_n + p.levels, sizeof(oid_t))
             # After a gap shock and before any trade, quote below the post-gap bid,
             # not at the pre-gap last price.
             anchor = self.gap_anchor if self.gap_anchor >= 0 else self.last_price
@@ -943,7 +917,7 @@ cdef class Engine:
                 if res.reject:
                     continue
                 self.lp_quoted += msg.qty
-                self._consume(before, -1, SELLER_OTHER)
+                self._consume(before)
                 if res.remaining > 0:
                     self.lp_ids[self.lp_n] = msg.id
                     self.lp_n += 1

@@ -10,7 +10,7 @@ names the field at fault; the Cython ledger (``engine._accounts``) trusts what i
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional, Sequence, Tuple
 
 import numpy as np

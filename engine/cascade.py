@@ -54,12 +54,12 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from engine import metrics
-from engine._records import BUY, SELL
+from engine._records import BUY
 from engine._book import Book
 from engine._accounts import Accounts as _Accounts
 from engine import _cascade
@@ -306,13 +306,13 @@ class Cascade:
         close = int(self.prev_close) if self.prev_close is not None else start_bid
         try:
             result = self._run(engine, shock, book, start_bid, start_ask, (mark, half), close,
-                               started, initial_prices, initial_qtys)
+                               initial_prices, initial_qtys)
         finally:
             engine._restore_order()
         result.elapsed = time.perf_counter() - started
         return result
 
-    def _run(self, engine, shock, book, start_bid, start_ask, mark, close, started,
+    def _run(self, engine, shock, book, start_bid, start_ask, mark, close,
              initial_prices, initial_qtys):
         bands = [self._set_band(close) if self.limit is not None else book.band]
         engine._start(mark[0], start_bid, mark[1])
@@ -352,12 +352,11 @@ class Cascade:
                              "best_bid_at_close": book.best_bid()})
             if s + 1 < self.sessions:
                 engine._close_session(close)
-        elapsed = time.perf_counter() - started
         return CascadeResult(
             engine=engine, accounts=self.accounts, book=book, shock=shock, start_price=start_bid,
             start_ask=start_ask, initial_depth=(initial_prices, initial_qtys),
             bid_after_shock=bid_after_shock, withdrawn=withdrawn, sessions=sessions,
-            elapsed=elapsed, limit=self.limit, bad_debt_before=self._bad_debt_before)
+            elapsed=0.0, limit=self.limit, bad_debt_before=self._bad_debt_before)   # run() times it
 
     def _set_band(self, close):
         lo, hi = session_band(close, self.limit, self.book.best_bid(), self.book.best_ask())
@@ -509,7 +508,7 @@ class CascadeResult:
             "end_price": self.end_price,
             "forced_volume": self.forced_volume,
             "forced_orders": int(len(orders)),
-            "accounts_liquidated": int(len(np.unique(orders["account"]))),
+            "accounts_liquidated": int(len(self.accounts_liquidated())),
             "waves": int(orders["wave"].max()) if len(orders) else 0,
             "bad_debt": self.bad_debt,
             "unfilled_at_limit": int((orders["qty"][resting] - orders["filled"][resting]
@@ -534,7 +533,8 @@ class CascadeResult:
             tape, prices, qtys, self.start_price, distances=distances, fractions=fractions,
             count=tape["seller"] == _cascade.FORCED_SELLER)
         gaps = metrics.price_gaps(tape, self.start_price, self.path)
-        _, empty = metrics.sweep_gaps(tape[self.sell_mask()])
+        sells = self.sell_mask()
+        _, empty = metrics.sweep_gaps(tape[sells])
         out.update({
             "levels_emptied": exhaustion["levels_emptied"],
             "max_gap_ticks": gaps["max_gap_ticks"],
@@ -542,7 +542,7 @@ class CascadeResult:
             "max_spread_ticks": gaps.get("max_spread_ticks"),
             "max_sweep_empty_levels": int(empty.max()) if len(empty) else 0,
             "depth_consumed": exhaustion["fraction"],
-            "vwap_slippage_ticks": metrics.vwap_slippage(tape, self.start_price, self.sell_mask()),
+            "vwap_slippage_ticks": metrics.vwap_slippage(tape, self.start_price, sells),
             "volume_at": {d: e["volume_at"] for d, e in exhaustion["by_distance"].items()},
         })
         return out

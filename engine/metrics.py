@@ -13,8 +13,6 @@ import numpy as np
 __all__ = ["depth_profile", "traded_by_price", "depth_exhaustion", "price_gaps",
            "sweep_gaps", "vwap_slippage"]
 
-SELL = -1
-
 
 def depth_profile(book, side=1, levels=None):
     """The resting depth of `side` as ``(prices, qtys)``, best first (all levels by default)."""
