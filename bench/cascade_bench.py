@@ -175,4 +175,8 @@ if __name__ == "__main__":
     parser.add_argument("--max-accounts", type=int, default=None)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
+    started = time.perf_counter()
     _print(rows(args.max_accounts, args.repeats))
+    import resource
+    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9   # kB on Linux
+    print(f"took {time.perf_counter() - started:.0f} s; peak memory {peak_gb:.1f} GB")

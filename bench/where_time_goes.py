@@ -1,0 +1,74 @@
+"""Where the book's time goes: the figures the README's "Where the time goes" quotes.
+
+- Instructions a message on workloads A and B (batch) and a call (per-call path on A),
+  counted by ``valgrind --tool=cachegrind``: the count of a run that replays the workload
+  minus the count of the same run without the replay.  Repeatable on any machine load.
+- How far B walks the best bid down, and how long the makers its sweeps trade against had
+  rested, in messages.
+
+Run ``python bench/where_time_goes.py`` (needs valgrind; about three minutes).
+"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import book_bench  # noqa: E402
+import workloads  # noqa: E402
+
+# What one child runs: seed the book, then replay (or not) one way.
+CHILD = """
+import sys
+sys.path.insert(0, {here!r})
+import book_bench, workloads
+seed, messages = workloads.load({name!r})
+book = book_bench.seeded(seed)
+plan = book_bench.per_call_plan(book, messages) if {per_call!r} else None
+if {replay!r}:
+    book_bench.replay_per_call(plan) if {per_call!r} else book.submit(messages)
+"""
+
+
+def instructions(name, per_call, replay):
+    env = dict(os.environ, PYTHONHASHSEED="0", OPENBLAS_NUM_THREADS="1")
+    code = CHILD.format(here=str(HERE), name=name, per_call=per_call, replay=replay)
+    out = subprocess.run(["valgrind", "--tool=cachegrind", "--cache-sim=no",
+                          "--cachegrind-out-file=/dev/null", sys.executable, "-c", code],
+                         env=env, capture_output=True, text=True, check=True).stderr
+    return int(re.search(r"I\s+refs:\s+([\d,]+)", out).group(1).replace(",", ""))
+
+
+def replay_b():
+    """B's walk of the best bid (ticks), and the messages between each maker's arrival and its
+    fill (ids count the messages of B; the seed orders count as arriving just before it)."""
+    seed, messages = workloads.load("cascade")
+    book = book_bench.seeded(seed)
+    start = book.best_bid()
+    fills = book.submit(messages).fills
+    return start - book.best_bid(), fills["taker_id"] - fills["maker_id"]
+
+
+def main():
+    walk, ages = replay_b()
+    print(f"B: the best bid walks down {walk:,} ticks")
+    print(f"B: makers had rested a median {int(np.median(ages)):,} messages when they traded "
+          f"(10th-90th percentile {int(np.percentile(ages, 10)):,}-{int(np.percentile(ages, 90)):,})")
+    if shutil.which("valgrind") is None:
+        print("valgrind not found: no instruction counts")
+        return
+    for label, name, per_call in (("A batch", "mixed", False), ("B batch", "cascade", False),
+                                  ("A per call", "mixed", True)):
+        n = len(workloads.load(name)[1])
+        extra = instructions(name, per_call, True) - instructions(name, per_call, False)
+        print(f"{label}: {extra / n:,.0f} instructions a message")
+
+
+if __name__ == "__main__":
+    main()
