@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import resource
 import time
 
 import numpy as np
@@ -177,6 +178,5 @@ if __name__ == "__main__":
     args = parser.parse_args()
     started = time.perf_counter()
     _print(rows(args.max_accounts, args.repeats))
-    import resource
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9   # kB on Linux
     print(f"took {time.perf_counter() - started:.0f} s; peak memory {peak_gb:.1f} GB")
