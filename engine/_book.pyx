@@ -1,3 +1,4 @@
+# cython: embedsignature.format=clinic
 """Price-time-priority limit order book and matching engine.
 
 The book keeps one array of price levels over a grid of integer ticks, each level a
@@ -54,6 +55,21 @@ cdef extern from *:
     #define ENGINE_SLOT_DIST_FAR UINT32_C(7)
     static inline int engine_clz64(unsigned long long x) { return __builtin_clzll(x); }
     static inline int engine_ctz64(unsigned long long x) { return __builtin_ctzll(x); }
+    /* Read an exact int of one internal digit inline, the common case on the per-call path;
+       0 when `v` needs the general conversion. */
+    static inline int engine_read_small_int(PyObject* v, int64_t* out) {
+        if (!PyLong_CheckExact(v)) return 0;
+    #if PY_VERSION_HEX >= 0x030C0000
+        if (!PyUnstable_Long_IsCompact((PyLongObject*)v)) return 0;
+        *out = (int64_t)PyUnstable_Long_CompactValue((PyLongObject*)v);
+        return 1;
+    #else
+        Py_ssize_t size = Py_SIZE(v);
+        if (size < -1 || size > 1) return 0;
+        *out = size * (int64_t)((PyLongObject*)v)->ob_digit[0];
+        return 1;
+    #endif
+    }
     """
     int ENGINE_DEBUG
     const int64_t NO_ASK "ENGINE_NO_ASK"              # best_ask_idx when there are no asks
@@ -73,6 +89,7 @@ cdef extern from *:
     int engine_clz64(unsigned long long x) noexcept nogil
     int engine_ctz64(unsigned long long x) noexcept nogil
     void engine_prefetch(const void* p) noexcept nogil
+    bint engine_read_small_int(object v, int64_t* out) noexcept
 
 DEBUG_BUILD = bool(ENGINE_DEBUG)
 
@@ -126,8 +143,15 @@ cdef inline int _bottom(uint64_t word) noexcept nogil:
 cdef inline int64_t _as_int64(object value, str name) except? -1:
     """`value` as an int64, raising TypeError for anything that is not an integer (a float
     is refused, not truncated) and OverflowError for an integer out of range."""
+    cdef int64_t small
+    if engine_read_small_int(value, &small):
+        return small
+    return _as_int64_general(value, name)
+
+
+cdef int64_t _as_int64_general(object value, str name) except? -1:
     if PyLong_CheckExact(value):
-        return <int64_t>value           # Cython's conversion reads small ints' digits inline
+        return PyLong_AsLongLong(value)
     if not PyIndex_Check(value):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
     return PyLong_AsLongLong(PyNumber_Index(value))
@@ -228,6 +252,7 @@ cdef object hand_over(void* data, int64_t count, int64_t capacity, object dtype)
 
 
 @cython.final
+@cython.binding(False)    # plain method descriptors: a bound call passes its arguments on uncopied
 cdef class Book:
     """A price-time-priority limit order book over integer ticks with a price band.
 

@@ -369,6 +369,30 @@ def test_per_call_accepts_numpy_integers(Book):
     assert book.reduce(np.uint8(1), np.int64(1)) == 2
 
 
+# Ids around the digit boundaries of CPython's int layout (30-bit digits), which the
+# per-call path reads inline for one digit and converts generally beyond.
+EDGE_IDS = [0, 1, -1, 2**30 - 1, 2**30, -(2**30 - 1), -(2**30), 2**31, 2**60, INT64_MAX, INT64_MIN]
+
+
+@given(ids=st.lists(st.one_of(st.sampled_from(EDGE_IDS), st.integers(INT64_MIN, INT64_MAX)),
+                    min_size=1, max_size=8, unique=True))
+def test_per_call_ids_of_every_size_are_exact(ids):
+    class Id(int):                          # an int subclass takes the general conversion
+        pass
+    book = EngineBook(2**30 - 8, 2**30 + 8)            # prices either side of a digit boundary
+    for i, oid in enumerate(ids):
+        assert book.limit(Id(oid) if i % 2 else oid, BUY, 2**30 - 4 + i, 2**30 + i, owner=i) == 0
+    for i, oid in enumerate(ids):
+        assert book.order(oid) == (BUY, 2**30 - 4 + i, 2**30 + i, i)
+    with pytest.raises(OverflowError):
+        book.limit(INT64_MAX + 1, BUY, 0, 1)
+    with pytest.raises(OverflowError):
+        book.cancel(INT64_MIN - 1)
+    for oid in ids:
+        assert book.cancel(oid) > 0
+    assert len(book) == 0
+
+
 @given(data=st.data())
 def test_malformed_rows_are_rejected_with_their_code(data):
     lo, hi = data.draw(st.sampled_from([(0, 100), (-50, -10), (10**12, 10**12 + 5)]))
