@@ -97,7 +97,8 @@ cdef class Book:
     cdef inline int _match(self, side_t side, int64_t limit_idx, qty_t* qty, oid_t taker_id,
                     owner_t taker_owner, int8_t taker_kind) except -1 nogil
     cdef qty_t _available(self, side_t side, int64_t limit_idx, qty_t wanted) noexcept nogil
-    cdef inline int _rest(self, side_t side, int64_t level, oid_t id, qty_t qty, owner_t owner) except -1 nogil
+    cdef inline int _rest(self, side_t side, int64_t level, oid_t id, qty_t qty, owner_t owner,
+                          int64_t gap) except -1 nogil
     cdef inline void _unlink(self, idx_t node, int64_t slot) noexcept nogil
     cdef inline idx_t _find(self, oid_t id) noexcept nogil
     cdef int64_t _home(self, oid_t id) noexcept nogil
@@ -105,7 +106,8 @@ cdef class Book:
     cdef uint32_t _pack(self, uint32_t tag_node, int64_t distance) noexcept nogil
     cdef int64_t _slot_home(self, int64_t i) noexcept nogil
     cdef inline int64_t _slot_of(self, oid_t id) noexcept nogil
-    cdef void _slot_insert(self, idx_t node) noexcept nogil
+    cdef void _slot_insert(self, idx_t node, int64_t gap) noexcept nogil
+    cdef inline int64_t _slot_or_gap(self, oid_t id, int64_t* gap) noexcept nogil
     cdef inline void _slot_remove(self, int64_t slot) noexcept nogil
     cdef uint32_t _probe_tag(self, oid_t id) noexcept nogil
     cdef int _reserve(self, int64_t nodes) except -1 nogil

@@ -377,7 +377,7 @@ cdef class Book:
                 if i + PREFETCH_REHASH < self.unused:   # the table is big: overlap its misses
                     engine_prefetch(&self.slots[self._home(self.nodes[i + PREFETCH_REHASH].id)])
                 if self.nodes[i].qty > 0:
-                    self._slot_insert(<idx_t>i)
+                    self._slot_insert(<idx_t>i, -1)
                     live += 1
             ENGINE_CHECK(live == self.resting)
         return 0
@@ -430,11 +430,17 @@ cdef class Book:
             return (i - d) & self.slot_mask
         return self._home(self.nodes[self.slots[i] & SLOT_NODE_MASK].id)
 
-    cdef void _slot_insert(self, idx_t node) noexcept nogil:
+    cdef void _slot_insert(self, idx_t node, int64_t gap) noexcept nogil:
+        """Enter `node` in the id table, at `gap` if a lookup found that slot since the table
+        last changed (-1: find it)."""
         cdef oid_t id = self.nodes[node].id
         cdef int64_t home = self._home(id), i = home
-        while self.slots[i] != EMPTY_SLOT:
-            i = (i + 1) & self.slot_mask
+        if gap >= 0:
+            i = gap
+        else:
+            while self.slots[i] != EMPTY_SLOT:
+                i = (i + 1) & self.slot_mask
+        ENGINE_CHECK(self.slots[i] == EMPTY_SLOT)
         self.slots[i] = self._pack(self._tag(id) | <uint32_t>node, (i - home) & self.slot_mask)
 
     cdef inline int64_t _slot_of(self, oid_t id) noexcept nogil:
@@ -447,6 +453,20 @@ cdef class Book:
                 return i
             i = (i + 1) & self.slot_mask
             s = self.slots[i]
+        return -1
+
+    cdef inline int64_t _slot_or_gap(self, oid_t id, int64_t* gap) noexcept nogil:
+        """The slot holding `id`; or -1, with `gap` set to the empty slot where a new entry
+        for `id` would go (valid until the table next changes)."""
+        cdef int64_t i = self._home(id)
+        cdef uint32_t tag = self._tag(id)
+        cdef uint32_t s = self.slots[i]
+        while s != EMPTY_SLOT:
+            if (s & SLOT_TAG_MASK) == tag and self.nodes[s & SLOT_NODE_MASK].id == id:
+                return i
+            i = (i + 1) & self.slot_mask
+            s = self.slots[i]
+        gap[0] = i
         return -1
 
     cdef inline uint32_t _probe_tag(self, oid_t id) noexcept nogil:
@@ -581,8 +601,10 @@ cdef class Book:
 
     # ------------------------------------------------------------------ queues
 
-    cdef inline int _rest(self, side_t side, int64_t level, oid_t id, qty_t qty, owner_t owner) except -1 nogil:
-        """Append a new resting order at the tail of `level` (room was reserved by the caller)."""
+    cdef inline int _rest(self, side_t side, int64_t level, oid_t id, qty_t qty, owner_t owner,
+                          int64_t gap) except -1 nogil:
+        """Append a new resting order at the tail of `level` (room was reserved by the caller;
+        `gap` as for `_slot_insert`)."""
         cdef idx_t node = self.free_head
         if node >= 0:
             self.free_head = self.nodes[node].next
@@ -606,7 +628,7 @@ cdef class Book:
             self._bit_set(level)
         lv.tail = node
         lv.qty += qty
-        self._slot_insert(node)
+        self._slot_insert(node, gap)
         self.resting += 1
         if side > 0:
             self.bid_volume += qty
@@ -743,7 +765,7 @@ cdef class Book:
         cdef side_t side = order.side
         cdef qty_t qty = order.qty
         cdef idx_t node
-        cdef int64_t slot
+        cdef int64_t slot, gap = -1
         cdef price_t price, lo = self.base + self.lo_idx, hi = self.base + self.hi_idx
         cdef bint may_rest
         result.filled = 0
@@ -785,7 +807,7 @@ cdef class Book:
         if kind == K_LIMIT and ((side > 0 and order.price < lo) or (side < 0 and order.price > hi)):
             result.reject = R_PRICE_OUT_OF_BAND
             return 0
-        if self._find(order.id) >= 0:
+        if self._slot_or_gap(order.id, &gap) >= 0:
             result.reject = R_DUPLICATE_ID
             return 0
         # The aggressive side is stopped at the band edge: a market order trades up to it,
@@ -814,11 +836,15 @@ cdef class Book:
             return 0
         if may_rest and (self.resting >= self.node_capacity or (self.resting + 1) * 2 > self.slot_mask + 1):
             self._reserve(1)                # before any change, so running out of memory changes nothing
-        self._match(side, price - self.base, &qty, order.id, order.owner, kind)
+            gap = -1                        # the id table may have been rebuilt
+        if (self.best_ask_idx <= price - self.base) if side > 0 else (self.best_bid_idx >= price - self.base):
+            self._match(side, price - self.base, &qty, order.id, order.owner, kind)
+            if qty < order.qty:
+                gap = -1                    # filled makers left the id table
         result.filled = order.qty - qty
         if qty > 0:
             if may_rest:
-                self._rest(side, price - self.base, order.id, qty, order.owner)
+                self._rest(side, price - self.base, order.id, qty, order.owner, gap)
                 result.remaining = qty
             else:
                 result.cancelled = qty
