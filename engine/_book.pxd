@@ -37,6 +37,10 @@ cdef struct Node:           # a resting order in the pool (32 bytes)
     idx_t prev              # neighbours in the level's FIFO queue, -1 at the ends
     idx_t next              # (for a free node: the next free node; a free node has qty 0)
 
+cdef struct Gap:            # where a new id enters the id table, found by the lookup that
+    int64_t slot            # showed the id is not there: the empty slot (-1: unknown)
+    uint32_t entry          # the slot's value but for the node index (hash tag, distance)
+
 cdef struct Level:          # one price level (16 bytes)
     qty_t qty               # lots resting at this price
     idx_t head              # oldest order, -1 when empty
@@ -98,7 +102,7 @@ cdef class Book:
                     owner_t taker_owner, int8_t taker_kind) except -1 nogil
     cdef qty_t _available(self, side_t side, int64_t limit_idx, qty_t wanted) noexcept nogil
     cdef inline int _rest(self, side_t side, int64_t level, oid_t id, qty_t qty, owner_t owner,
-                          int64_t gap) except -1 nogil
+                          Gap gap) except -1 nogil
     cdef inline void _unlink(self, idx_t node, int64_t slot) noexcept nogil
     cdef inline idx_t _find(self, oid_t id) noexcept nogil
     cdef int64_t _home(self, oid_t id) noexcept nogil
@@ -106,8 +110,8 @@ cdef class Book:
     cdef uint32_t _pack(self, uint32_t tag_node, int64_t distance) noexcept nogil
     cdef int64_t _slot_home(self, int64_t i) noexcept nogil
     cdef inline int64_t _slot_of(self, oid_t id) noexcept nogil
-    cdef void _slot_insert(self, idx_t node, int64_t gap) noexcept nogil
-    cdef inline int64_t _slot_or_gap(self, oid_t id, int64_t* gap) noexcept nogil
+    cdef void _slot_insert(self, idx_t node) noexcept nogil
+    cdef inline int64_t _slot_or_gap(self, oid_t id, Gap* gap) noexcept nogil
     cdef inline void _slot_remove(self, int64_t slot) noexcept nogil
     cdef uint32_t _probe_tag(self, oid_t id) noexcept nogil
     cdef int _reserve(self, int64_t nodes) except -1 nogil

@@ -377,7 +377,7 @@ cdef class Book:
                 if i + PREFETCH_REHASH < self.unused:   # the table is big: overlap its misses
                     engine_prefetch(&self.slots[self._home(self.nodes[i + PREFETCH_REHASH].id)])
                 if self.nodes[i].qty > 0:
-                    self._slot_insert(<idx_t>i, -1)
+                    self._slot_insert(<idx_t>i)
                     live += 1
             ENGINE_CHECK(live == self.resting)
         return 0
@@ -430,17 +430,11 @@ cdef class Book:
             return (i - d) & self.slot_mask
         return self._home(self.nodes[self.slots[i] & SLOT_NODE_MASK].id)
 
-    cdef void _slot_insert(self, idx_t node, int64_t gap) noexcept nogil:
-        """Enter `node` in the id table, at `gap` if a lookup found that slot since the table
-        last changed (-1: find it)."""
+    cdef void _slot_insert(self, idx_t node) noexcept nogil:
         cdef oid_t id = self.nodes[node].id
         cdef int64_t home = self._home(id), i = home
-        if gap >= 0:
-            i = gap
-        else:
-            while self.slots[i] != EMPTY_SLOT:
-                i = (i + 1) & self.slot_mask
-        ENGINE_CHECK(self.slots[i] == EMPTY_SLOT)
+        while self.slots[i] != EMPTY_SLOT:
+            i = (i + 1) & self.slot_mask
         self.slots[i] = self._pack(self._tag(id) | <uint32_t>node, (i - home) & self.slot_mask)
 
     cdef inline int64_t _slot_of(self, oid_t id) noexcept nogil:
@@ -455,10 +449,9 @@ cdef class Book:
             s = self.slots[i]
         return -1
 
-    cdef inline int64_t _slot_or_gap(self, oid_t id, int64_t* gap) noexcept nogil:
-        """The slot holding `id`; or -1, with `gap` set to the empty slot where a new entry
-        for `id` would go (valid until the table next changes)."""
-        cdef int64_t i = self._home(id)
+    cdef inline int64_t _slot_or_gap(self, oid_t id, Gap* gap) noexcept nogil:
+        """The slot holding `id`; or -1, with `gap` set to where a new entry for `id` goes."""
+        cdef int64_t home = self._home(id), i = home
         cdef uint32_t tag = self._tag(id)
         cdef uint32_t s = self.slots[i]
         while s != EMPTY_SLOT:
@@ -466,7 +459,8 @@ cdef class Book:
                 return i
             i = (i + 1) & self.slot_mask
             s = self.slots[i]
-        gap[0] = i
+        gap.slot = i
+        gap.entry = self._pack(tag, (i - home) & self.slot_mask)
         return -1
 
     cdef inline uint32_t _probe_tag(self, oid_t id) noexcept nogil:
@@ -602,9 +596,10 @@ cdef class Book:
     # ------------------------------------------------------------------ queues
 
     cdef inline int _rest(self, side_t side, int64_t level, oid_t id, qty_t qty, owner_t owner,
-                          int64_t gap) except -1 nogil:
-        """Append a new resting order at the tail of `level` (room was reserved by the caller;
-        `gap` as for `_slot_insert`)."""
+                          Gap gap) except -1 nogil:
+        """Append a new resting order at the tail of `level` (room was reserved by the caller).
+        It enters the id table at `gap` if the lookup that found it (`_slot_or_gap`) came
+        after the table last changed; a gap with slot -1 has the table searched again."""
         cdef idx_t node = self.free_head
         if node >= 0:
             self.free_head = self.nodes[node].next
@@ -628,7 +623,11 @@ cdef class Book:
             self._bit_set(level)
         lv.tail = node
         lv.qty += qty
-        self._slot_insert(node, gap)
+        if gap.slot >= 0:
+            ENGINE_CHECK(self.slots[gap.slot] == EMPTY_SLOT)
+            self.slots[gap.slot] = gap.entry | <uint32_t>node
+        else:
+            self._slot_insert(node)
         self.resting += 1
         if side > 0:
             self.bid_volume += qty
@@ -765,82 +764,89 @@ cdef class Book:
         cdef side_t side = order.side
         cdef qty_t qty = order.qty
         cdef idx_t node
-        cdef int64_t slot, gap = -1
+        cdef int64_t slot
+        cdef Gap gap
         cdef price_t price, lo = self.base + self.lo_idx, hi = self.base + self.hi_idx
         cdef bint may_rest
         result.filled = 0
         result.remaining = 0
         result.cancelled = 0
         result.reject = R_OK
-        if kind < K_LIMIT or kind > K_EXECUTE:
-            result.reject = R_BAD_KIND
-            return 0
-        if order.flags & ~F_QUEUE_AT_LIMIT:
-            result.reject = R_BAD_FLAGS
-            return 0
-        if kind == K_CANCEL or kind == K_REDUCE or kind == K_EXECUTE:
-            if kind != K_CANCEL and qty <= 0:
+        if (kind == K_LIMIT and order.flags == 0 and (side == 1 or side == -1) and qty > 0
+                and lo <= order.price <= hi):
+            # The common message, a plain limit inside the band, passes every check below.
+            price = order.price
+            may_rest = True
+        else:
+            if kind < K_LIMIT or kind > K_EXECUTE:
+                result.reject = R_BAD_KIND
+                return 0
+            if order.flags & ~F_QUEUE_AT_LIMIT:
+                result.reject = R_BAD_FLAGS
+                return 0
+            if kind == K_CANCEL or kind == K_REDUCE or kind == K_EXECUTE:
+                if kind != K_CANCEL and qty <= 0:
+                    result.reject = R_BAD_QTY
+                    return 0
+                slot = self._slot_of(order.id)
+                if slot < 0:
+                    result.reject = R_UNKNOWN_ID
+                    return 0
+                node = <idx_t>(self.slots[slot] & SLOT_NODE_MASK)
+                if kind == K_EXECUTE:
+                    self._execute(node, slot, qty, order.owner, result)
+                elif kind == K_CANCEL or qty >= self.nodes[node].qty:
+                    result.cancelled = self.nodes[node].qty
+                    self._unlink(node, slot)
+                else:
+                    self._take_off(node, qty)
+                    result.cancelled = qty
+                    result.remaining = self.nodes[node].qty
+                return 0
+            if side != 1 and side != -1:
+                result.reject = R_BAD_SIDE
+                return 0
+            if qty <= 0:
                 result.reject = R_BAD_QTY
                 return 0
-            slot = self._slot_of(order.id)
-            if slot < 0:
-                result.reject = R_UNKNOWN_ID
+            # A limit on the passive side of the band would rest outside it: reject.
+            if kind == K_LIMIT and ((side > 0 and order.price < lo) or (side < 0 and order.price > hi)):
+                result.reject = R_PRICE_OUT_OF_BAND
                 return 0
-            node = <idx_t>(self.slots[slot] & SLOT_NODE_MASK)
-            if kind == K_EXECUTE:
-                self._execute(node, slot, qty, order.owner, result)
-            elif kind == K_CANCEL or qty >= self.nodes[node].qty:
-                result.cancelled = self.nodes[node].qty
-                self._unlink(node, slot)
+            # The aggressive side is stopped at the band edge: a market order trades up to it,
+            # a limit priced through it is treated as priced at it.
+            if kind == K_MARKET:
+                price = hi if side > 0 else lo
             else:
-                self._take_off(node, qty)
-                result.cancelled = qty
-                result.remaining = self.nodes[node].qty
-            return 0
-        if side != 1 and side != -1:
-            result.reject = R_BAD_SIDE
-            return 0
-        if qty <= 0:
-            result.reject = R_BAD_QTY
-            return 0
-        # A limit on the passive side of the band would rest outside it: reject.
-        if kind == K_LIMIT and ((side > 0 and order.price < lo) or (side < 0 and order.price > hi)):
-            result.reject = R_PRICE_OUT_OF_BAND
-            return 0
+                price = order.price
+                if price > hi:
+                    price = hi
+                elif price < lo:
+                    price = lo
+            # What the band (not the order's own price) stops may rest at the edge when asked to.
+            may_rest = (kind == K_LIMIT and price == order.price) or (
+                (kind == K_LIMIT or kind == K_MARKET) and (order.flags & F_QUEUE_AT_LIMIT))
         if self._slot_or_gap(order.id, &gap) >= 0:
             result.reject = R_DUPLICATE_ID
             return 0
-        # The aggressive side is stopped at the band edge: a market order trades up to it,
-        # a limit priced through it is treated as priced at it.
-        if kind == K_MARKET:
-            price = hi if side > 0 else lo
-        else:
-            price = order.price
-            if price > hi:
-                price = hi
-            elif price < lo:
-                price = lo
-        # What the band (not the order's own price) stops may rest at the edge when asked to.
-        may_rest = (kind == K_LIMIT and price == order.price) or (
-            (kind == K_LIMIT or kind == K_MARKET) and (order.flags & F_QUEUE_AT_LIMIT))
         # Level and side totals are int64: refuse what could take them past it.
         if may_rest and qty > INT64_MAX - (self.bid_volume if side > 0 else self.ask_volume):
             result.reject = R_TOO_LARGE
             return 0
-        if (side > 0 and order.price < lo) or (side < 0 and order.price > hi):
-            if kind != K_MARKET:            # an IOC/FOK priced outside the band on its passive side
+        if kind == K_IOC or kind == K_FOK:
+            if (side > 0 and order.price < lo) or (side < 0 and order.price > hi):
+                result.cancelled = qty      # priced outside the band on its passive side
+                return 0
+            if kind == K_FOK and self._available(side, price - self.base, qty) < qty:
                 result.cancelled = qty
                 return 0
-        if kind == K_FOK and self._available(side, price - self.base, qty) < qty:
-            result.cancelled = qty
-            return 0
         if may_rest and (self.resting >= self.node_capacity or (self.resting + 1) * 2 > self.slot_mask + 1):
             self._reserve(1)                # before any change, so running out of memory changes nothing
-            gap = -1                        # the id table may have been rebuilt
+            gap.slot = -1                   # the id table may have been rebuilt
         if (self.best_ask_idx <= price - self.base) if side > 0 else (self.best_bid_idx >= price - self.base):
             self._match(side, price - self.base, &qty, order.id, order.owner, kind)
             if qty < order.qty:
-                gap = -1                    # filled makers left the id table
+                gap.slot = -1               # filled makers left the id table
         result.filled = order.qty - qty
         if qty > 0:
             if may_rest:
