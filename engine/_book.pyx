@@ -463,6 +463,15 @@ cdef class Book:
         gap.entry = self._pack(tag, (i - home) & self.slot_mask)
         return -1
 
+    cdef inline int64_t _slot_of_node(self, oid_t id, idx_t node) noexcept nogil:
+        """The slot of resting order `id`, held in pool node `node` (no node is read)."""
+        cdef int64_t i = self._home(id)
+        cdef uint32_t entry = self._tag(id) | <uint32_t>node
+        while (self.slots[i] & (SLOT_TAG_MASK | SLOT_NODE_MASK)) != entry:
+            ENGINE_CHECK(self.slots[i] != EMPTY_SLOT)
+            i = (i + 1) & self.slot_mask
+        return i
+
     cdef inline uint32_t _probe_tag(self, oid_t id) noexcept nogil:
         """The first slot of `id`'s probe run whose tag matches, without reading any node
         (for prefetching: usually the slot of `id`), or EMPTY_SLOT."""
@@ -660,7 +669,7 @@ cdef class Book:
             self.bid_volume -= n.qty
         else:
             self.ask_volume -= n.qty
-        self._slot_remove(slot if slot >= 0 else self._slot_of(n.id))
+        self._slot_remove(slot if slot >= 0 else self._slot_of_node(n.id, node))
         n.qty = 0
         n.next = self.free_head
         self.free_head = node
@@ -715,7 +724,7 @@ cdef class Book:
                     break
                 # The maker is filled: pop it off the head of the queue.
                 lv.head = n.next
-                self._slot_remove(self._slot_of(n.id))
+                self._slot_remove(self._slot_of_node(n.id, node))
                 n.qty = 0
                 n.next = self.free_head
                 self.free_head = node
@@ -772,11 +781,12 @@ cdef class Book:
         result.remaining = 0
         result.cancelled = 0
         result.reject = R_OK
-        if (kind == K_LIMIT and order.flags == 0 and (side == 1 or side == -1) and qty > 0
-                and lo <= order.price <= hi):
-            # The common message, a plain limit inside the band, passes every check below.
-            price = order.price
-            may_rest = True
+        if order.flags == 0 and (side == 1 or side == -1) and qty > 0 and (
+                (kind == K_LIMIT and lo <= order.price <= hi) or kind == K_MARKET):
+            # The common messages, a plain limit inside the band or a plain market order,
+            # pass every check below.
+            may_rest = kind == K_LIMIT
+            price = order.price if may_rest else (hi if side > 0 else lo)
         else:
             if kind < K_LIMIT or kind > K_EXECUTE:
                 result.reject = R_BAD_KIND
@@ -923,7 +933,7 @@ cdef class Book:
             with nogil:
                 for i in range(n):
                     # Messages are known ahead, so fetch what they will touch while earlier
-                    # ones run: a batch is bound by memory latency, not by instructions.
+                    # ones run: each would otherwise wait on a few cache misses in turn.
                     if i + PREFETCH_SLOT < n:
                         self._prefetch_slot(&rows[i + PREFETCH_SLOT])
                     if i + PREFETCH_NODE < n:
