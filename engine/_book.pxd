@@ -72,6 +72,8 @@ cdef class Book:
     # Order pool with a free list, and an open-addressing id -> node index table.
     cdef Node* nodes
     cdef idx_t node_capacity, free_head
+    cdef int64_t room               # resting orders the pool and the id table (kept at most
+                                    # half full) hold before they must grow
     cdef idx_t unused               # nodes from here on have never been handed out
     cdef readonly idx_t resting     # live resting orders
     cdef uint32_t* slots            # distance << 29 | hash tag << 26 | node, EMPTY_SLOT when

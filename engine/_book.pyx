@@ -284,6 +284,7 @@ cdef class Book:
         self.bid_volume = self.ask_volume = 0
         self.resting = 0
         self.node_capacity = 0
+        self.room = 0
         self.free_head = -1
         self.unused = 0
         self.fill_count = 0
@@ -370,6 +371,7 @@ cdef class Book:
             self.slots = slots
             self.slot_mask = slot_count - 1
             self.slot_shift = 64 - engine_ctz64(<uint64_t>slot_count)
+            ENGINE_CHECK(self.slot_shift >= 37)     # home bits stay above the tag's (_tag)
             # Rehash from the pool, not the old table: a sequential scan of the nodes (free
             # ones have qty 0) instead of a random read of one node per entry.
             live = 0
@@ -380,6 +382,7 @@ cdef class Book:
                     self._slot_insert(<idx_t>i)
                     live += 1
             ENGINE_CHECK(live == self.resting)
+        self.room = min(<int64_t>self.node_capacity, (self.slot_mask + 1) // 2)
         return 0
 
     cdef int _grow_fills(self) except -1 nogil:
@@ -416,8 +419,9 @@ cdef class Book:
         return <int64_t>((<uint64_t>id * FIB) >> self.slot_shift)
 
     cdef inline uint32_t _tag(self, oid_t id) noexcept nogil:
-        """Three hash bits below those that pick the home slot, in the slot's tag field."""
-        return <uint32_t>(((<uint64_t>id * FIB) >> (self.slot_shift - 3)) & 7) << 26
+        """Three hash bits below any that pick the home slot (a table has at most 2**27
+        slots), in the slot's tag field."""
+        return <uint32_t>(((<uint64_t>id * FIB) >> 34) & 7) << 26
 
     cdef inline uint32_t _pack(self, uint32_t tag_node, int64_t distance) noexcept nogil:
         cdef uint32_t d = SLOT_DIST_FAR if distance >= SLOT_DIST_FAR else <uint32_t>distance
@@ -773,7 +777,7 @@ cdef class Book:
         cdef side_t side = order.side
         cdef qty_t qty = order.qty
         cdef idx_t node
-        cdef int64_t slot
+        cdef int64_t slot, level
         cdef Gap gap
         cdef price_t price, lo = self.base + self.lo_idx, hi = self.base + self.hi_idx
         cdef bint may_rest
@@ -850,17 +854,18 @@ cdef class Book:
             if kind == K_FOK and self._available(side, price - self.base, qty) < qty:
                 result.cancelled = qty
                 return 0
-        if may_rest and (self.resting >= self.node_capacity or (self.resting + 1) * 2 > self.slot_mask + 1):
+        if may_rest and self.resting >= self.room:
             self._reserve(1)                # before any change, so running out of memory changes nothing
             gap.slot = -1                   # the id table may have been rebuilt
-        if (self.best_ask_idx <= price - self.base) if side > 0 else (self.best_bid_idx >= price - self.base):
-            self._match(side, price - self.base, &qty, order.id, order.owner, kind)
+        level = price - self.base
+        if (self.best_ask_idx <= level) if side > 0 else (self.best_bid_idx >= level):
+            self._match(side, level, &qty, order.id, order.owner, kind)
             if qty < order.qty:
                 gap.slot = -1               # filled makers left the id table
         result.filled = order.qty - qty
         if qty > 0:
             if may_rest:
-                self._rest(side, price - self.base, order.id, qty, order.owner, gap)
+                self._rest(side, level, order.id, qty, order.owner, gap)
                 result.remaining = qty
             else:
                 result.cancelled = qty
@@ -934,12 +939,15 @@ cdef class Book:
                 for i in range(n):
                     # Messages are known ahead, so fetch what they will touch while earlier
                     # ones run: each would otherwise wait on a few cache misses in turn.
-                    if i + PREFETCH_SLOT < n:
+                    if i + PREFETCH_SLOT < n:       # every stage's message is in the batch
                         self._prefetch_slot(&rows[i + PREFETCH_SLOT])
-                    if i + PREFETCH_NODE < n:
                         self._prefetch_node(&rows[i + PREFETCH_NODE])
-                    if i + PREFETCH_NEIGHBOURS < n:
                         self._prefetch_neighbours(&rows[i + PREFETCH_NEIGHBOURS])
+                    else:                           # the batch's last messages: nearer stages
+                        if i + PREFETCH_NODE < n:
+                            self._prefetch_node(&rows[i + PREFETCH_NODE])
+                        if i + PREFETCH_NEIGHBOURS < n:
+                            self._prefetch_neighbours(&rows[i + PREFETCH_NEIGHBOURS])
                     if self.chase_steps > 0:
                         self._chase_step()
                     self._process(&rows[i], &out[i])
