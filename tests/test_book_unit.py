@@ -840,6 +840,59 @@ def test_growth_rehashes_live_orders_and_skips_freed_ones():
     same_snapshot(book.snapshot(), ref.snapshot())
 
 
+def test_limits_that_trade_then_rest_are_found_by_id():
+    # A new limit's duplicate-id lookup leaves the empty id-table slot the order will take.
+    # When its own fills take makers out of the table first, or the table grows, the order
+    # must look again: each of them is found by id afterwards and refuses a duplicate.
+    rng = np.random.default_rng(5)
+    book, ref = EngineBook(0, 2000), ReferenceBook(0, 2000)
+    n = 4000                                # past the id table's first growth
+    ids = np.arange(1, n + 1)
+    side = rng.choice([BUY, SELL], n)
+    price = 1000 + np.where(side == BUY, rng.integers(-5, 3, n), rng.integers(-2, 6, n))
+    orders = make_orders(id=ids, side=side, kind=LIMIT, price=price, qty=rng.integers(1, 9, n))
+    result = book.submit(orders)
+    expected = ref.submit(orders)
+    assert np.array_equal(result.results, expected.results)
+    assert np.array_equal(result.fills, expected.fills)
+    assert ((result.filled > 0) & (result.remaining > 0)).sum() > 100
+    book.check_invariants()
+    snap = book.snapshot()
+    same_snapshot(snap, ref.snapshot())
+    assert all(book.order(int(i))[2] == q for i, q in zip(snap["id"], snap["qty"]))
+    again = book.submit(make_orders(id=snap["id"], side=BUY, kind=LIMIT, price=1, qty=1))
+    assert (again.reject == Reject.DUPLICATE_ID).all()
+
+
+def _ids_sharing_a_home_slot(slots=2048):
+    """Two ids that Fibonacci hashing (engine/_book.pyx, `_home`) sends to the same slot of
+    an id table of `slots` slots, a fresh book's size."""
+    shift, seen = 64 - slots.bit_length() + 1, {}
+    for oid in range(1, 100_000):
+        home = ((oid * 0x9E3779B97F4A7C15) & (2**64 - 1)) >> shift
+        if home in seen:
+            return seen[home], oid
+        seen[home] = oid
+
+
+@pytest.mark.parametrize("path", ["batch", "per-call"])
+def test_a_limit_whose_fill_empties_its_probe_run_is_still_found(path):
+    # The buy's duplicate-id lookup passes the ask's slot and stops at the next; filling the
+    # ask empties its slot, so the buy must enter the table where a lookup will now look.
+    ask, buy = _ids_sharing_a_home_slot()
+    book = EngineBook(0, 200)
+    if path == "batch":
+        book.submit(make_orders(id=[ask, buy], side=[SELL, BUY], kind=LIMIT, price=100, qty=[1, 2]))
+    else:
+        book.limit(ask, SELL, 100, 1)
+        book.limit(buy, BUY, 100, 2)
+    assert book.order(buy) == (BUY, 100, 1, -1)
+    assert book.order(ask) is None
+    book.check_invariants()
+    with pytest.raises(ValueError, match="DUPLICATE_ID"):
+        book.limit(buy, BUY, 99, 1)
+
+
 def _sweep(makers, first_id=1):
     """Resting asks and one market buy through all of them: `makers` fills (48 bytes each)."""
     asks = make_orders(id=np.arange(first_id, first_id + makers), side=SELL, kind=LIMIT,
