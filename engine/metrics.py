@@ -21,29 +21,46 @@ def depth_profile(book, side=1, levels=None):
     return np.asarray(prices, np.int64), np.asarray(qtys, np.int64)
 
 
-def _hits(tape, side):
-    """Rows of `tape` that traded against resting orders of `side` (bids are hit by sells)."""
+def _checked_tape(tape):
     tape = np.asarray(tape)
     if tape.dtype.names is None or "price" not in tape.dtype.names or "qty" not in tape.dtype.names:
         raise TypeError("tape must be a structured array with 'price' and 'qty' fields")
+    return tape
+
+
+def _hits(tape, side):
+    """Rows of `tape` that traded against resting orders of `side` (bids are hit by sells)."""
+    tape = _checked_tape(tape)
     if "taker_side" in tape.dtype.names:
         return tape[tape["taker_side"] == -side]
     return tape
 
 
+def _level_of(prices, row_prices):
+    """The index in `prices` of each of `row_prices` (the first, if a price repeats), or -1."""
+    prices = np.asarray(prices, np.int64)
+    level = np.full(len(row_prices), -1, np.int64)
+    if len(prices) and len(row_prices):
+        order = np.argsort(prices, kind="stable")
+        sorted_prices = prices[order]
+        clipped = np.minimum(np.searchsorted(sorted_prices, row_prices), len(prices) - 1)
+        found = sorted_prices[clipped] == row_prices
+        level[found] = order[clipped[found]]
+    return level
+
+
+def _traded_at(level, qty, levels):
+    """Lots per level from rows at `level` (-1: at none of them), summed exactly in int64."""
+    traded = np.zeros(levels, np.int64)
+    at = level >= 0
+    np.add.at(traded, level[at], np.asarray(qty, np.int64)[at])
+    return traded
+
+
 def traded_by_price(tape, prices, side=1):
     """Lots traded against the hit `side` at each of `prices` (0 where nothing traded)."""
     hits = _hits(tape, side)
-    prices = np.asarray(prices, np.int64)
-    order = np.argsort(prices, kind="stable")
-    sorted_prices = prices[order]
-    where = np.searchsorted(sorted_prices, hits["price"])
-    ok = (where < len(prices)) & (sorted_prices[np.minimum(where, max(len(prices) - 1, 0))]
-                                  == hits["price"]) if len(prices) else np.zeros(len(hits), bool)
-    traded_sorted = np.bincount(where[ok], weights=hits["qty"][ok], minlength=len(prices))
-    traded = np.empty(len(prices), np.int64)
-    traded[order] = traded_sorted.astype(np.int64)[:len(prices)]
-    return traded
+    return _traded_at(_level_of(prices, hits["price"]), hits["qty"], len(prices))
 
 
 def depth_exhaustion(tape, prices, qtys, start_price=None, distances=(None,),
@@ -83,10 +100,13 @@ def depth_exhaustion(tape, prices, qtys, start_price=None, distances=(None,),
         raise ValueError(f"prices has {len(prices)} levels, qtys has {len(qtys)}")
     if start_price is None:
         start_price = int(prices.max() if side > 0 else prices.min()) if len(prices) else 0
-    tape = np.asarray(tape)
-    hit_mask = (tape["taker_side"] == -side) if "taker_side" in (tape.dtype.names or ()) \
+    tape = _checked_tape(tape)
+    hit_mask = (tape["taker_side"] == -side) if "taker_side" in tape.dtype.names \
         else np.ones(len(tape), bool)
-    traded = traded_by_price(tape, prices, side)
+    # Each row's level in the profile (-1: it did not hit one), in execution order.
+    n_rows = len(tape)
+    level = np.where(hit_mask, _level_of(prices, tape["price"]), -1)
+    traded = _traded_at(level, tape["qty"], len(prices))
     consumed = np.minimum(traded, qtys)
     distance = (start_price - prices) * side
     counted = hit_mask if count is None else np.asarray(count, bool)
@@ -101,15 +121,6 @@ def depth_exhaustion(tape, prices, qtys, start_price=None, distances=(None,),
     # Cumulative consumption along the tape: each hit eats the level at its price
     # until that level's pre-shock depth is gone (vectorised per level with a
     # stable sort by level, so execution order is kept within a level).
-    n_rows = len(tape)
-    level = np.full(n_rows, -1, np.int64)
-    if n_rows and len(prices):
-        order = np.argsort(prices, kind="stable")
-        sorted_prices = prices[order]
-        where = np.searchsorted(sorted_prices, tape["price"])
-        clipped = np.minimum(where, len(prices) - 1)
-        found = hit_mask & (where < len(prices)) & (sorted_prices[clipped] == tape["price"])
-        level[found] = order[clipped[found]]
     hit_rows = np.flatnonzero(level >= 0)
     eaten_row = np.zeros(n_rows, np.int64)
     if len(hit_rows):

@@ -1,6 +1,7 @@
 """engine.metrics on hand-built tapes and depth profiles."""
 import numpy as np
 import pytest
+from hypothesis import given, strategies as st
 
 import engine
 from engine import metrics
@@ -98,3 +99,49 @@ def test_bad_input():
         metrics.depth_exhaustion(tape([]), [1, 2], [1])
     with pytest.raises(TypeError, match="tape"):
         metrics.traded_by_price(np.zeros(3), [1], 1)
+
+
+def _naive_exhaustion(rows, prices, qtys, start_price, side, distance, fractions):
+    """Row by row: each hit eats what is left of the first profile level at its price."""
+    index = {}
+    for i, p in enumerate(prices):
+        index.setdefault(p, i)
+    within = [distance is None or 0 <= (start_price - p) * side <= distance for p in prices]
+    depth = sum(q for q, w in zip(qtys, within) if w)
+    traded, left = [0] * len(prices), list(qtys)
+    eaten = volume = 0
+    volume_at = {f: None for f in fractions}
+    for _, price, qty, taker_side in rows:
+        volume += qty if taker_side == -side else 0
+        i = index.get(price) if taker_side == -side else None
+        if i is not None:
+            traded[i] += qty
+            if within[i]:
+                take = min(qty, left[i])
+                left[i] -= take
+                eaten += take
+        for f in fractions:
+            if volume_at[f] is None and depth and eaten >= f * depth:
+                volume_at[f] = volume
+    consumed = sum(min(t, q) for t, q, w in zip(traded, qtys, within) if w)
+    return traded, depth, consumed, volume_at
+
+
+@given(data=st.data())
+def test_depth_exhaustion_matches_a_row_by_row_count(data):
+    side = data.draw(st.sampled_from([1, -1]))
+    prices = data.draw(st.lists(st.integers(90, 110), min_size=1, max_size=8))
+    qtys = data.draw(st.lists(st.integers(0, 20), min_size=len(prices), max_size=len(prices)))
+    rows = data.draw(st.lists(st.tuples(st.just(1), st.integers(88, 112), st.integers(1, 15),
+                                        st.sampled_from([1, -1])), max_size=30))
+    start = data.draw(st.integers(90, 110))
+    distance = data.draw(st.sampled_from([None, 0, 3, 10]))
+    fractions = (0.25, 0.5, 1.0)
+    r = metrics.depth_exhaustion(tape(rows), prices, qtys, start_price=start, distances=(distance,),
+                                 fractions=fractions, side=side)
+    traded, depth, consumed, volume_at = _naive_exhaustion(rows, prices, qtys, start, side,
+                                                           distance, fractions)
+    assert metrics.traded_by_price(tape(rows), prices, side).tolist() == traded
+    entry = r["by_distance"][distance]
+    assert (entry["depth"], entry["consumed"]) == (depth, consumed)
+    assert entry["volume_at"] == volume_at
