@@ -114,6 +114,7 @@ cdef class Engine:
     cdef int _heap_push(self, int64_t key, int32_t account) except -1 nogil
     cdef void _heap_pop(self) noexcept nogil
     cdef int _index(self, int32_t account) except -1 nogil
+    cdef int _index_at(self, int32_t account, int64_t t) except -1 nogil
     cdef int _continue(self, int32_t a, int32_t code) except -1 nogil
     cdef bint _crossed_now(self, int32_t account, int64_t t) noexcept nogil
     cdef int _detect(self, int32_t wave) except -1 nogil
@@ -125,6 +126,7 @@ cdef class Engine:
     cdef int _record_path(self) except -1 nogil
     cdef void _update_mark(self) noexcept nogil
     cdef int _providers_step(self) except -1 nogil
+    cdef int _cancel(self, oid_t id, Result* res) except -1 nogil
     cdef int _withdraw(self) except -1 nogil
     cdef int _release_cooled(self, bint force) except -1 nogil
     cdef void _cool_push(self, int64_t at, int64_t k) noexcept nogil

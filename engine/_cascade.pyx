@@ -436,7 +436,10 @@ cdef class Engine:
 
     cdef int _index(self, int32_t account) except -1 nogil:
         """Recompute an idle account's trigger and put it back in the index."""
-        cdef int64_t t = self.accounts._trigger(account)
+        return self._index_at(account, self.accounts._trigger(account))
+
+    cdef int _index_at(self, int32_t account, int64_t t) except -1 nogil:
+        """Put an idle account back in the index at trigger `t`, just computed."""
         self.accounts.trigger[account] = t
         if t == TRIGGER_NONE:
             self.accounts.state[account] = ST_IDLE_NONE
@@ -747,11 +750,11 @@ cdef class Engine:
             a = self.orders[k].account
             if self.accounts.state[a] == ST_LIQUIDATING:
                 t = self.accounts._trigger(a)
-                self.accounts.trigger[a] = t
+                self.accounts.trigger[a] = t    # the half-tick check reads it
                 if self._crossed_now(a, t):
                     self._liquidate(a, self.orders[k].wave, CAUSE_CHUNK, 0)
                 else:
-                    self._index(a)
+                    self._index_at(a, t)
         return 0
 
     # ------------------------------------------------------------------ events
@@ -842,20 +845,24 @@ cdef class Engine:
 
     # ------------------------------------------------------------------ liquidity providers
 
+    cdef int _cancel(self, oid_t id, Result* res) except -1 nogil:
+        """Cancel resting order `id` in the book (`res.reject` is set if it is not resting)."""
+        cdef Order msg
+        msg.id = id
+        msg.kind = K_CANCEL
+        msg.side = 0
+        msg.price = 0
+        msg.qty = 0
+        msg.owner = -1
+        msg.flags = 0
+        return self.book._process(&msg, res)
+
     cdef int _withdraw(self) except -1 nogil:
         """Cancel every live provider quote (a provider pulls all of its depth at once)."""
-        cdef Order msg
         cdef Result res
         cdef int64_t i
         for i in range(self.lp_n):
-            msg.id = self.lp_ids[i]
-            msg.kind = K_CANCEL
-            msg.side = 0
-            msg.price = 0
-            msg.qty = 0
-            msg.owner = -1
-            msg.flags = 0
-            self.book._process(&msg, &res)
+            self._cancel(self.lp_ids[i], &res)
             if res.reject == 0:
                 self.lp_withdrawn += res.cancelled
         self.lp_n = 0
@@ -964,7 +971,6 @@ cdef class Engine:
         orders, give blocked accounts back to the index."""
         cdef int64_t k, n = self.order_n
         cdef ForcedOrder* o
-        cdef Order msg
         cdef Result res
         cdef int64_t i
         self.session = session
@@ -973,14 +979,7 @@ cdef class Engine:
                 o = &self.orders[k]
                 if o.status != O_RESTING:
                     continue
-                msg.id = C_FORCED_ID_BASE + k
-                msg.kind = K_CANCEL
-                msg.side = 0
-                msg.price = 0
-                msg.qty = 0
-                msg.owner = -1
-                msg.flags = 0
-                self.book._process(&msg, &res)
+                self._cancel(C_FORCED_ID_BASE + k, &res)
                 if res.reject:
                     raise RuntimeError(f"forced order {k} was resting but the book lost it")
                 o.cancelled += res.cancelled
@@ -1006,11 +1005,14 @@ cdef class Engine:
             self.events += 1
             self._after_event(1)
 
-    def _start(self, price_t mark, price_t last, bint half=False):
-        self.mark = mark
-        self.mark_half = half
+    def _start(self, price_t last):
+        """Open the run as if the last trade was at `last` (the best bid); the mark follows
+        its rule from there and the book."""
         self.last_price = last
         self.event_start_price = last
+        self.mark = last
+        self.mark_half = False
+        self._update_mark()
         self._record_path()
 
     def _after_gap(self, price_t price):

@@ -298,24 +298,18 @@ class Cascade:
             if self.providers else np.zeros(0, PROVIDER_DTYPE)
         engine = _cascade.Engine(book, self.accounts, self.mark, providers, self.seed,
                                  self.record_tape)
-        half = False
-        if self.mark == "mid" and start_ask is not None:
-            mark, half = (start_bid + start_ask) // 2, (start_bid + start_ask) % 2 == 1
-        else:
-            mark = start_bid
         close = int(self.prev_close) if self.prev_close is not None else start_bid
         try:
-            result = self._run(engine, shock, book, start_bid, start_ask, (mark, half), close,
+            result = self._run(engine, shock, book, start_bid, start_ask, close,
                                initial_prices, initial_qtys)
         finally:
             engine._restore_order()
         result.elapsed = time.perf_counter() - started
         return result
 
-    def _run(self, engine, shock, book, start_bid, start_ask, mark, close,
-             initial_prices, initial_qtys):
+    def _run(self, engine, shock, book, start_bid, start_ask, close, initial_prices, initial_qtys):
         bands = [self._set_band(close) if self.limit is not None else book.band]
-        engine._start(mark[0], start_bid, mark[1])
+        engine._start(start_bid)
         withdrawn = 0
         if shock.kind == "sell":
             engine._shock_sell(shock.qty)
