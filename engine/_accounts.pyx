@@ -395,8 +395,7 @@ cdef class Accounts:
 
     def copy(self):
         """An independent copy (a cascade run changes the ledger in place)."""
-        columns = {name: array.copy() for name, array in self._arrays.items()}
-        return type(self)._from_columns(columns, self._rules_array)
+        return type(self)._from_columns(self._arrays, self._rules_array)     # it copies
 
     def columns(self):
         """Every ledger column as a dict of numpy copies."""
@@ -406,7 +405,7 @@ cdef class Accounts:
         return f"<{type(self).__name__} {self.n} accounts, {self.rule_count} rules>"
 
     def __reduce__(self):
-        return (_rebuild, (type(self), self.columns(), self._rules_array.copy()))
+        return (_rebuild, (type(self), dict(self._arrays), self._rules_array))   # _from_columns copies
 
 
 def _rebuild(cls, columns, rules):

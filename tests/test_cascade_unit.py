@@ -411,13 +411,16 @@ def test_bytes_per_account():
 
 
 def test_accounts_and_results_pickle():
+    import copy
     import pickle
     acc = Accounts.margin(cash=[0, 5], shares=[10, 3], debt=[9000, 100], rule=A_SHARE_MARGIN)
     back = pickle.loads(pickle.dumps(acc))
     assert type(back) is type(acc)
     for name in ("cash", "shares", "debt", "trigger", "state", "line_bps"):
         assert getattr(back, name).tolist() == getattr(acc, name).tolist()
+    shallow = copy.copy(acc)                # by __reduce__ too: its own ledger
     result = Cascade(flat_book(), acc).run(Shock.sell(50))
+    assert shallow.shares.tolist() == back.shares.tolist() != acc.shares.tolist()
     again = pickle.loads(pickle.dumps(result))
     assert again.tape.tobytes() == result.tape.tobytes()
     assert again.summary()["forced_volume"] == result.summary()["forced_volume"]
