@@ -418,9 +418,10 @@ def test_accounts_and_results_pickle():
     assert type(back) is type(acc)
     for name in ("cash", "shares", "debt", "trigger", "state", "line_bps"):
         assert getattr(back, name).tolist() == getattr(acc, name).tolist()
-    shallow = copy.copy(acc)                # by __reduce__ too: its own ledger
+    for twin in (acc.copy(), copy.copy(acc), back):     # each with a ledger of its own
+        assert twin.shares.tolist() == acc.shares.tolist()
+        assert not np.shares_memory(twin.shares, acc.shares)
     result = Cascade(flat_book(), acc).run(Shock.sell(50))
-    assert shallow.shares.tolist() == back.shares.tolist() != acc.shares.tolist()
     again = pickle.loads(pickle.dumps(result))
     assert again.tape.tobytes() == result.tape.tobytes()
     assert again.summary()["forced_volume"] == result.summary()["forced_volume"]
