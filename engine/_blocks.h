@@ -39,6 +39,15 @@ static struct { void* p; size_t length; } engine_cache[ENGINE_CACHE_SLOTS];
 static size_t engine_cache_total = 0;
 static pthread_mutex_t engine_cache_lock = PTHREAD_MUTEX_INITIALIZER;   /* batches run without the GIL */
 
+/* A fork while another thread holds the lock would leave the child's copy locked for good:
+ * the forking thread takes the lock across the fork, and both sides let it go after. */
+static void engine_cache_before_fork(void) { pthread_mutex_lock(&engine_cache_lock); }
+static void engine_cache_after_fork(void) { pthread_mutex_unlock(&engine_cache_lock); }
+static pthread_once_t engine_cache_fork_once = PTHREAD_ONCE_INIT;
+static void engine_cache_guard_fork(void) {
+    pthread_atfork(engine_cache_before_fork, engine_cache_after_fork, engine_cache_after_fork);
+}
+
 /* A mapping of `length` bytes (page multiple): a kept one remapped to that size, its pages
  * already in, or a new one with huge pages asked for on all of it (advice on part of a
  * mapping would split it, and mremap only moves a mapping that is whole). */
@@ -47,6 +56,7 @@ static inline void* engine_map_new(size_t length) {
     void* q;
     size_t have = 0;
     int i, pick = -1;
+    pthread_once(&engine_cache_fork_once, engine_cache_guard_fork);
     pthread_mutex_lock(&engine_cache_lock);
     for (i = 0; i < ENGINE_CACHE_SLOTS; i++) {   /* the smallest that fits, else the largest */
         if (engine_cache[i].p == NULL) continue;
@@ -78,6 +88,7 @@ static inline void* engine_map_new(size_t length) {
 /* Give back a mapping of `length` bytes (page multiple): kept if there is room, else unmapped. */
 static inline void engine_map_release(void* p, size_t length) {
     int i;
+    pthread_once(&engine_cache_fork_once, engine_cache_guard_fork);
     pthread_mutex_lock(&engine_cache_lock);
     if (length <= ENGINE_CACHE_MAX - engine_cache_total) {
         for (i = 0; i < ENGINE_CACHE_SLOTS; i++) {

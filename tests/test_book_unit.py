@@ -955,6 +955,51 @@ def test_batches_in_threads_share_the_block_cache_safely():
     assert not failures
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_process_forked_while_batches_run_can_run_batches():
+    # The forking thread holds the block cache's lock across the fork and both sides let it
+    # go: a child forked while another thread is mid-batch must not find the lock taken.
+    import threading
+    import time
+    import warnings
+    batch = np.concatenate(_sweep(30_000))
+    expected = EngineBook(0, 100_000).submit(batch).fills
+    stop = threading.Event()
+
+    def work():
+        while not stop.is_set():
+            EngineBook(0, 100_000).submit(batch)
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    pending, codes = set(), []
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)     # fork with a thread running
+            for _ in range(10):
+                pid = os.fork()
+                if pid == 0:                # child: one batch, then leave without cleanup
+                    ok = np.array_equal(EngineBook(0, 100_000).submit(batch).fills, expected)
+                    os._exit(0 if ok else 1)
+                pending.add(pid)
+        deadline = time.monotonic() + 30
+        while pending and time.monotonic() < deadline:
+            for pid in list(pending):
+                done, status = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    pending.discard(pid)
+                    codes.append(os.waitstatus_to_exitcode(status))
+            time.sleep(0.02)
+        assert not pending, f"{len(pending)} children hung"
+        assert codes == [0] * 10
+    finally:
+        stop.set()
+        worker.join()
+        for pid in pending:                 # hung children: end them
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+
+
 # ---------------------------------------------------------------------- strategies
 
 @given(data=st.data())
