@@ -27,6 +27,7 @@ _POLICIES = {"all": _accounts.SELL_ALL, "restore": _accounts.RESTORE,
              "fraction": _accounts.FRACTION}
 _STYLES = {"market": _accounts.MARKET_STYLE, "ioc": _accounts.IOC_STYLE,
            "floor": _accounts.FLOOR_STYLE}
+_BASES = {"ratio": _accounts.RATIO_BASIS, "equity": _accounts.EQUITY_BASIS}
 
 
 def _bps(value, name):
@@ -46,7 +47,6 @@ def _bps(value, name):
 def _check_choice(value, choices, name):
     if value not in choices:
         raise ValueError(f"{name} must be one of {sorted(choices)}, got {value!r}")
-    return choices[value]
 
 
 def _check_count(value, name, minimum=0):
@@ -112,7 +112,7 @@ class MarginRule:
     basis: str = "ratio"
 
     def __post_init__(self):
-        _check_choice(self.basis, {"ratio": 0, "equity": 1}, "basis")
+        _check_choice(self.basis, _BASES, "basis")
         force = _bps(self.force, "force")
         if force <= 0:
             raise ValueError(f"force must be > 0, got {self.force}")
@@ -138,7 +138,7 @@ class MarginRule:
                 raise ValueError(f"{name}={value} must not be below {previous_name}="
                                  f"{getattr(self, previous_name)}")
             previous, previous_name = bps, name
-        _check_choice(self.policy, {"restore": 1, "all": 0}, "policy")
+        _check_choice(self.policy, ("restore", "all"), "policy")
         _check_choice(self.style, _STYLES, "style")
         _check_count(self.grace, "grace")
         _check_count(self.ioc_offset, "ioc_offset")
@@ -157,7 +157,7 @@ class MarginRule:
         row["chunk"] = self.chunk
         row["cooldown"] = self.cooldown
         row["fraction_bps"] = 10000
-        row["basis"] = _accounts.EQUITY_BASIS if self.basis == "equity" else _accounts.RATIO_BASIS
+        row["basis"] = _BASES[self.basis]
         return row
 
     @classmethod
@@ -240,7 +240,7 @@ class PerpRule:
             if _bps(rate, f"tiers[{i}] rate") >= 10000:
                 raise ValueError(f"tiers[{i}] rate must be below 1, got {rate}")
             previous = cap
-        _check_choice(self.policy, {"all": 0, "restore": 1}, "policy")
+        _check_choice(self.policy, ("all", "restore"), "policy")
         _check_choice(self.style, _STYLES, "style")
         if self.policy == "restore":
             top = max(_bps(rate, "rate") for _, rate in self.tiers)
