@@ -158,6 +158,13 @@ cdef int64_t _as_int64_general(object value, str name) except? -1:
 
 
 cdef inline owner_t _as_owner(object value) except? -2:
+    cdef int64_t owner
+    if engine_read_small_int(value, &owner) and -1 <= owner <= 0x7FFFFFFF:
+        return <owner_t>owner
+    return _as_owner_general(value)
+
+
+cdef owner_t _as_owner_general(object value) except? -2:
     cdef int64_t owner = _as_int64(value, "owner")
     if owner < -1 or owner > 0x7FFFFFFF:
         raise OverflowError(f"owner must be -1 or an account index below 2**31, got {owner}")
@@ -1024,7 +1031,7 @@ cdef class Book:
 
     # ------------------------------------------------------------------ per-call path
 
-    cdef qty_t _call(self, oid_t id, int64_t side, int kind, price_t price, qty_t qty,
+    cdef inline qty_t _call(self, oid_t id, int64_t side, int kind, price_t price, qty_t qty,
                      owner_t owner, uint8_t flags, Result* r) except -1:
         cdef Order o
         o.id = id
@@ -1036,9 +1043,11 @@ cdef class Book:
         o.flags = flags
         self._process(&o, r)
         if r.reject:
-            raise ValueError(describe_reject(r.reject, id=id, side=side, price=price, qty=qty,
-                                             band=self.band))
+            self._refuse(r.reject, id, side, price, qty)
         return 0
+
+    cdef int _refuse(self, int reject, oid_t id, int64_t side, price_t price, qty_t qty) except -1:
+        raise ValueError(describe_reject(reject, id=id, side=side, price=price, qty=qty, band=self.band))
 
     def limit(self, id, side, price, qty, owner=-1, bint queue_at_limit=False):
         """Send a limit order; what does not trade rests at `price` (good till cancelled).
