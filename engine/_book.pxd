@@ -116,6 +116,7 @@ cdef class Book:
     cdef void _slot_insert(self, idx_t node) noexcept nogil
     cdef inline int64_t _slot_or_gap(self, oid_t id, Gap* gap) noexcept nogil
     cdef inline int64_t _slot_of_node(self, oid_t id, idx_t node) noexcept nogil
+    cdef bint _gap_is_fresh(self, oid_t id, Gap gap) noexcept nogil
     cdef inline void _slot_remove(self, int64_t slot) noexcept nogil
     cdef uint32_t _probe_tag(self, oid_t id) noexcept nogil
     cdef int _reserve(self, int64_t nodes) except -1 nogil

@@ -46,6 +46,9 @@ cdef extern from *:
     #define ENGINE_NO_ASK INT64_MAX
     #define ENGINE_MAX_LEVELS ((int64_t)1 << 24)
     #define ENGINE_MAX_RESTING (((int64_t)1 << 26) - 2)
+    /* The id table stays at most half full, so it has at most 2**27 slots and a home slot
+       takes hash bits 37 and up: the tag's bits 34..36 (Book._tag) never overlap them. */
+    _Static_assert(2 * ENGINE_MAX_RESTING <= ((int64_t)1 << 27), "id-table tag bits overlap home bits");
     #define ENGINE_ALL_BITS UINT64_C(0xFFFFFFFFFFFFFFFF)
     #define ENGINE_FIB UINT64_C(0x9E3779B97F4A7C15)
     #define ENGINE_EMPTY_SLOT UINT32_C(0xFFFFFFFF)
@@ -59,7 +62,7 @@ cdef extern from *:
        0 when `v` needs the general conversion. */
     static inline int engine_read_small_int(PyObject* v, int64_t* out) {
         if (!PyLong_CheckExact(v)) return 0;
-    #if PY_VERSION_HEX >= 0x030C0000
+    #if PY_VERSION_HEX >= 0x030C00A5       /* PyUnstable_Long_* arrived in 3.12.0a5 */
         if (!PyUnstable_Long_IsCompact((PyLongObject*)v)) return 0;
         *out = (int64_t)PyUnstable_Long_CompactValue((PyLongObject*)v);
         return 1;
@@ -378,7 +381,6 @@ cdef class Book:
             self.slots = slots
             self.slot_mask = slot_count - 1
             self.slot_shift = 64 - engine_ctz64(<uint64_t>slot_count)
-            ENGINE_CHECK(self.slot_shift >= 37)     # home bits stay above the tag's (_tag)
             # Rehash from the pool, not the old table: a sequential scan of the nodes (free
             # ones have qty 0) instead of a random read of one node per entry.
             live = 0
@@ -427,7 +429,8 @@ cdef class Book:
 
     cdef inline uint32_t _tag(self, oid_t id) noexcept nogil:
         """Three hash bits below any that pick the home slot (a table has at most 2**27
-        slots), in the slot's tag field."""
+        slots), in the slot's tag field.  Ids that differ only above bit 36 may share a tag:
+        then a probe reads the node to tell them apart, as it does for any tag match."""
         return <uint32_t>(((<uint64_t>id * FIB) >> 34) & 7) << 26
 
     cdef inline uint32_t _pack(self, uint32_t tag_node, int64_t distance) noexcept nogil:
@@ -473,6 +476,13 @@ cdef class Book:
         gap.slot = i
         gap.entry = self._pack(tag, (i - home) & self.slot_mask)
         return -1
+
+    cdef bint _gap_is_fresh(self, oid_t id, Gap gap) noexcept nogil:
+        """Would a lookup of `id` now find the same gap (debug checks)?"""
+        cdef Gap now
+        now.slot = -1
+        now.entry = 0
+        return self._slot_or_gap(id, &now) < 0 and now.slot == gap.slot and now.entry == gap.entry
 
     cdef inline int64_t _slot_of_node(self, oid_t id, idx_t node) noexcept nogil:
         """The slot of resting order `id`, held in pool node `node` (no node is read)."""
@@ -644,7 +654,7 @@ cdef class Book:
         lv.tail = node
         lv.qty += qty
         if gap.slot >= 0:
-            ENGINE_CHECK(self.slots[gap.slot] == EMPTY_SLOT)
+            ENGINE_CHECK(self._gap_is_fresh(id, gap))
             self.slots[gap.slot] = gap.entry | <uint32_t>node
         else:
             self._slot_insert(node)
@@ -661,8 +671,8 @@ cdef class Book:
         return 0
 
     cdef inline void _unlink(self, idx_t node, int64_t slot) noexcept nogil:
-        """Take a resting order out of its queue, the id table and the pool (`slot` is its
-        id-table slot, or -1 to look it up)."""
+        """Take a resting order out of its queue, the id table (`slot` is its slot there)
+        and the pool."""
         cdef Node* n = &self.nodes[node]
         cdef int64_t level = n.level
         cdef Level* lv = &self.levels[level]
@@ -680,7 +690,8 @@ cdef class Book:
             self.bid_volume -= n.qty
         else:
             self.ask_volume -= n.qty
-        self._slot_remove(slot if slot >= 0 else self._slot_of_node(n.id, node))
+        ENGINE_CHECK(slot >= 0 and (self.slots[slot] & SLOT_NODE_MASK) == <uint32_t>node)
+        self._slot_remove(slot)
         n.qty = 0
         n.next = self.free_head
         self.free_head = node

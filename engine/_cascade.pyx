@@ -439,7 +439,7 @@ cdef class Engine:
         return self._index_at(account, self.accounts._trigger(account))
 
     cdef int _index_at(self, int32_t account, int64_t t) except -1 nogil:
-        """Put an idle account back in the index at trigger `t`, just computed."""
+        """Put an account back in the index at trigger `t`, just computed."""
         self.accounts.trigger[account] = t
         if t == TRIGGER_NONE:
             self.accounts.state[account] = ST_IDLE_NONE
