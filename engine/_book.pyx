@@ -453,15 +453,8 @@ cdef class Book:
 
     cdef inline int64_t _slot_of(self, oid_t id) noexcept nogil:
         """The slot holding `id`, or -1."""
-        cdef int64_t i = self._home(id)
-        cdef uint32_t tag = self._tag(id)
-        cdef uint32_t s = self.slots[i]
-        while s != EMPTY_SLOT:
-            if (s & SLOT_TAG_MASK) == tag and self.nodes[s & SLOT_NODE_MASK].id == id:
-                return i
-            i = (i + 1) & self.slot_mask
-            s = self.slots[i]
-        return -1
+        cdef Gap unused
+        return self._slot_or_gap(id, &unused)
 
     cdef inline int64_t _slot_or_gap(self, oid_t id, Gap* gap) noexcept nogil:
         """The slot holding `id`; or -1, with `gap` set to where a new entry for `id` goes."""
