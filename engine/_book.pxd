@@ -38,7 +38,7 @@ cdef struct Node:           # a resting order in the pool (32 bytes)
     idx_t next              # (for a free node: the next free node; a free node has qty 0)
 
 cdef struct Gap:            # where a new id enters the id table, found by the lookup that
-    int64_t slot            # showed the id is not there: the empty slot (-1: unknown)
+    int64_t slot            # showed the id is not there: the empty slot (-1: stale, look again)
     uint32_t entry          # the slot's value but for the node index (hash tag, distance)
 
 cdef struct Level:          # one price level (16 bytes)

@@ -161,17 +161,14 @@ cdef int64_t _as_int64_general(object value, str name) except? -1:
 
 
 cdef inline owner_t _as_owner(object value) except? -2:
-    cdef int64_t owner
-    if engine_read_small_int(value, &owner) and -1 <= owner <= 0x7FFFFFFF:
-        return <owner_t>owner
-    return _as_owner_general(value)
-
-
-cdef owner_t _as_owner_general(object value) except? -2:
     cdef int64_t owner = _as_int64(value, "owner")
-    if owner < -1 or owner > 0x7FFFFFFF:
-        raise OverflowError(f"owner must be -1 or an account index below 2**31, got {owner}")
-    return <owner_t>owner
+    if -1 <= owner <= 0x7FFFFFFF:
+        return <owner_t>owner
+    return _owner_out_of_range(owner)
+
+
+cdef owner_t _owner_out_of_range(int64_t owner) except? -2:
+    raise OverflowError(f"owner must be -1 or an account index below 2**31, got {owner}")
 
 
 def _check_band(lo, hi):
@@ -445,6 +442,7 @@ cdef class Book:
         return self._home(self.nodes[self.slots[i] & SLOT_NODE_MASK].id)
 
     cdef void _slot_insert(self, idx_t node) noexcept nogil:
+        """Enter `node` in the id table (a rehash: every id is known to be absent)."""
         cdef oid_t id = self.nodes[node].id
         cdef int64_t home = self._home(id), i = home
         while self.slots[i] != EMPTY_SLOT:
@@ -621,8 +619,7 @@ cdef class Book:
     cdef inline int _rest(self, side_t side, int64_t level, oid_t id, qty_t qty, owner_t owner,
                           Gap gap) except -1 nogil:
         """Append a new resting order at the tail of `level` (room was reserved by the caller).
-        It enters the id table at `gap` if the lookup that found it (`_slot_or_gap`) came
-        after the table last changed; a gap with slot -1 has the table searched again."""
+        It enters the id table at `gap`, from a lookup of `id` since the table last changed."""
         cdef idx_t node = self.free_head
         if node >= 0:
             self.free_head = self.nodes[node].next
@@ -646,11 +643,8 @@ cdef class Book:
             self._bit_set(level)
         lv.tail = node
         lv.qty += qty
-        if gap.slot >= 0:
-            ENGINE_CHECK(self._gap_is_fresh(id, gap))
-            self.slots[gap.slot] = gap.entry | <uint32_t>node
-        else:
-            self._slot_insert(node)
+        ENGINE_CHECK(self._gap_is_fresh(id, gap))
+        self.slots[gap.slot] = gap.entry | <uint32_t>node
         self.resting += 1
         if side > 0:
             self.bid_volume += qty
@@ -876,6 +870,8 @@ cdef class Book:
         result.filled = order.qty - qty
         if qty > 0:
             if may_rest:
+                if gap.slot < 0:            # the table changed since the lookup: look again
+                    self._slot_or_gap(order.id, &gap)
                 self._rest(side, level, order.id, qty, order.owner, gap)
                 result.remaining = qty
             else:
