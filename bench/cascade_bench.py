@@ -104,7 +104,7 @@ def run_once(n_accounts, n_orders=None, seed=7, record_tape=True, replay_book=Tr
     return {
         "accounts": n_accounts,
         "resting_orders": n_orders if n_orders is not None else n_accounts,
-        "accounts_liquidated": int(len(np.unique(result.orders["account"]))),
+        "accounts_liquidated": len(result.accounts_liquidated()),
         "forced_orders": int(len(result.orders)),
         "fills": int(len(result.tape)),
         "seconds": elapsed,

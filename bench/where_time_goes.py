@@ -6,7 +6,7 @@
 - How far B walks the best bid down, and how long the makers its sweeps trade against had
   rested, in messages.
 
-Run ``python bench/where_time_goes.py`` (needs valgrind; about three minutes).
+Run ``python bench/where_time_goes.py`` (needs valgrind).
 """
 import os
 import re

@@ -1,5 +1,6 @@
 /* Memory blocks for the engine's big arrays: output buffers that grow while a batch runs
- * and are then handed to numpy, and the order pool and id table.
+ * and are then handed to numpy, and the order pool and id table; and the prefetch hint
+ * every module uses.
  *
  * A block of ENGINE_MAP_MIN bytes or more is its own mapping on Linux: it grows with
  * mremap, which moves page tables rather than copying (a batch's fill buffer doubles a
@@ -22,6 +23,9 @@
 #include <sys/mman.h>
 
 #define ENGINE_MAP_MIN ((size_t)1 << 20)
+
+/* Fetch the cache line at `p` for writing, ahead of its use. */
+static inline void engine_prefetch(const void* p) { __builtin_prefetch(p, 1, 3); }
 
 #if defined(__linux__) && defined(MREMAP_MAYMOVE)
 #define ENGINE_MAPPED_BLOCKS 1

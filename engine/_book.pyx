@@ -7,7 +7,7 @@ levels for next-price search, and an id table for O(1) cancel and reduce.  Every
 that touches orders runs without the GIL; Python only validates arrays and wraps results.
 """
 from libc.stdlib cimport malloc, calloc, free
-from engine._blocks cimport engine_block_resize, engine_block_free
+from engine._blocks cimport engine_block_resize, engine_block_free, engine_prefetch
 from libc.string cimport memcpy, memset
 from libc.stdint cimport int8_t, uint8_t, int32_t, uint32_t, int64_t, uint64_t, INT64_MAX
 
@@ -41,7 +41,6 @@ cdef extern from *:
     #define ENGINE_CHECK(cond) ((void)0)
     #endif
     #include <stdint.h>
-    static inline void engine_prefetch(const void* p) { __builtin_prefetch(p, 1, 3); }
     /* Constants as macros so the compiler folds them into the hot loops. */
     #define ENGINE_NO_ASK INT64_MAX
     #define ENGINE_MAX_LEVELS ((int64_t)1 << 24)
@@ -91,7 +90,6 @@ cdef extern from *:
     void ENGINE_CHECK(bint cond) noexcept nogil
     int engine_clz64(unsigned long long x) noexcept nogil
     int engine_ctz64(unsigned long long x) noexcept nogil
-    void engine_prefetch(const void* p) noexcept nogil
     bint engine_read_small_int(object v, int64_t* out) noexcept
 
 DEBUG_BUILD = bool(ENGINE_DEBUG)

@@ -92,7 +92,7 @@ cdef class Engine:
     cdef int64_t* cool_order            # the order whose chunk they just finished (a min-heap
     cdef int64_t cool_n, cool_cap, cool_order_cap   # keyed by (release event, order))
     # The exogenous shock.
-    cdef readonly qty_t shock_qty, shock_filled, shock_cancelled
+    cdef readonly qty_t shock_filled, shock_cancelled
     cdef readonly int64_t rejects       # forced orders the book rejected (should stay 0)
     # Liquidity providers.
     cdef Provider* providers

@@ -44,7 +44,6 @@ class Engine:
     events: int
     max_wave: int
     record_tape: bool
-    shock_qty: int
     shock_filled: int
     shock_cancelled: int
     rejects: int

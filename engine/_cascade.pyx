@@ -19,7 +19,7 @@ A run refuses to start while the ledger or the book holds forced orders of an ea
 run still resting (their ids would be reused and their fills lost).
 """
 from libc.stdlib cimport malloc, free
-from engine._blocks cimport engine_block_resize, engine_block_free
+from engine._blocks cimport engine_block_resize, engine_block_free, engine_prefetch
 from libc.string cimport memcpy
 from libc.stdint cimport int8_t, uint8_t, int16_t, int32_t, int64_t, uint64_t, INT64_MAX, INT64_MIN
 
@@ -34,12 +34,6 @@ from engine._accounts cimport (
 )
 
 cnp.import_array()
-
-cdef extern from *:
-    """
-    static inline void cascade_prefetch(const void* p) { __builtin_prefetch(p, 1, 3); }
-    """
-    void cascade_prefetch(const void* p) noexcept nogil
 
 cdef enum:
     K_LIMIT = 1
@@ -72,8 +66,10 @@ cdef oid_t C_FORCED_ID_BASE = (<oid_t>1) << 62
 cdef oid_t C_LP_ID_BASE = (<oid_t>3) << 61
 cdef oid_t C_SHOCK_ID = ((<oid_t>1) << 62) - 1
 cdef int64_t NO_ASK = INT64_MAX
-cdef int64_t PREFETCH_AHEAD = 12    # forced orders ahead whose id slot is prefetched
-cdef int64_t PREFETCH_MAKERS = 4    # resting bids at the touch whose id slots are prefetched
+cdef enum:                          # constants, so the compiler folds them into the loops
+    PREFETCH_AHEAD = 12             # forced orders ahead whose id slot is prefetched
+    PREFETCH_MAKERS = 4             # resting bids at the touch whose id slots are prefetched
+    PERMUTE_AHEAD = 16              # rows ahead whose random end a permutation prefetches
 cdef int64_t TRIGGER_NONE = INT64_MIN
 LP_OWNER = -2
 
@@ -140,7 +136,6 @@ def _trigger_order(trigger):
     return np.argsort(~trigger, kind="stable").astype(np.int32)
 
 
-cdef int64_t PERMUTE_AHEAD = 16    # rows ahead whose random end a permutation prefetches
 
 
 cdef void _permute_rows(char* data, const char* old, const int32_t* order, int64_t n, int item,
@@ -153,9 +148,9 @@ cdef void _permute_rows(char* data, const char* old, const int32_t* order, int64
     for i in range(n):
         if i + PERMUTE_AHEAD < n:
             if forward:
-                cascade_prefetch(old + <int64_t>order[i + PERMUTE_AHEAD] * item)
+                engine_prefetch(old + <int64_t>order[i + PERMUTE_AHEAD] * item)
             else:
-                cascade_prefetch(data + <int64_t>order[i + PERMUTE_AHEAD] * item)
+                engine_prefetch(data + <int64_t>order[i + PERMUTE_AHEAD] * item)
         if forward:
             src = old + <int64_t>order[i] * item
             dst = data + i * item
@@ -609,10 +604,13 @@ cdef class Engine:
         book its fill buffer back."""
         cdef Fill* f
         cdef TapeRow* row
-        cdef int64_t i, k, cap
+        cdef int64_t i, k
         cdef ForcedOrder* o
         cdef int32_t wave
         cdef int8_t seller
+        if self.record_tape:
+            self._grow(<void**>&self.tape, &self.tape_cap,
+                       self.tape_n + self.book.fill_count - before, sizeof(TapeRow))
         for i in range(before, self.book.fill_count):
             f = &self.book.fills[i]
             wave = -1
@@ -645,7 +643,6 @@ cdef class Engine:
             if (f.taker_owner == -2 and f.taker_side > 0) or (f.maker_owner == -2 and f.taker_side < 0):
                 self.lp_bought += f.qty
             if self.record_tape:
-                self._grow(<void**>&self.tape, &self.tape_cap, self.tape_n + 1, sizeof(TapeRow))
                 row = &self.tape[self.tape_n]
                 self.tape_n += 1
                 row.taker_id = f.taker_id
@@ -829,11 +826,10 @@ cdef class Engine:
                 self.next_send += 1
                 # The queue is known ahead: let the book fetch the id-table slot that a
                 # later forced order's duplicate-id check will probe.
-                if PREFETCH_AHEAD > 0 and k + PREFETCH_AHEAD < self.order_n:
+                if k + PREFETCH_AHEAD < self.order_n:
                     ahead.id = C_FORCED_ID_BASE + k + PREFETCH_AHEAD
                     self.book._prefetch_slot(&ahead)
-                if PREFETCH_MAKERS > 0:
-                    self._prefetch_makers()
+                self._prefetch_makers()
                 self._send(k)
                 self.events += 1
                 self._after_event(self.orders[k].wave + 1)
@@ -871,7 +867,7 @@ cdef class Engine:
     cdef int _providers_step(self) except -1 nogil:
         """Let each provider withdraw (price gapped or fell too fast) or refill its quotes."""
         cdef Provider* p
-        cdef int64_t i, level, cap, j, before, live
+        cdef int64_t i, level, j, before, live
         cdef price_t anchor, price, floor_price = self.book.base + self.book.lo_idx
         cdef price_t old
         cdef qty_t size
