@@ -126,6 +126,8 @@ cdef class Engine:
     cdef int _record_path(self) except -1 nogil
     cdef void _update_mark(self) noexcept nogil
     cdef int _providers_step(self) except -1 nogil
+    cdef int _submit(self, oid_t id, side_t side, int8_t kind, price_t price, qty_t qty,
+                     owner_t owner, uint8_t flags, Result* res) except -1 nogil
     cdef int _cancel(self, oid_t id, Result* res) except -1 nogil
     cdef int _withdraw(self) except -1 nogil
     cdef int _release_cooled(self, bint force) except -1 nogil

@@ -71,7 +71,8 @@ cdef enum:                          # constants, so the compiler folds them into
     PREFETCH_MAKERS = 4             # resting bids at the touch whose id slots are prefetched
     PERMUTE_AHEAD = 16              # rows ahead whose random end a permutation prefetches
 cdef int64_t TRIGGER_NONE = INT64_MIN
-LP_OWNER = -2
+cdef owner_t C_LP_OWNER = -2        # the owner of liquidity providers' quotes
+LP_OWNER = C_LP_OWNER
 
 MARK_RULES = {"last": MARK_LAST, "bid": MARK_BID, "mid": MARK_MID}
 STATUS_NAMES = {O_PENDING: "pending", O_DONE: "done", O_RESTING: "resting",
@@ -547,22 +548,15 @@ cdef class Engine:
     cdef int _send(self, int64_t k) except -1 nogil:
         """Send forced order `k` into the book and book what it did."""
         cdef ForcedOrder* o = &self.orders[k]
-        cdef Order msg
         cdef Result res
         cdef int64_t before = self.book.fill_count
         if o.kind == K_LIMIT and o.flags & F_QUEUE_AT_LIMIT:
             # A floor order decided in an earlier session goes at today's floor.
             o.price = self.book.base + self.book.lo_idx
         o.session = self.session        # the session it is sent in
-        msg.id = C_FORCED_ID_BASE + k
-        msg.price = o.price
-        msg.qty = o.qty
-        msg.owner = self.perm[o.account]
-        msg.side = -1
-        msg.kind = o.kind
-        msg.flags = o.flags
         self.event_start_price = self.last_price
-        self.book._process(&msg, &res)
+        self._submit(C_FORCED_ID_BASE + k, -1, o.kind, o.price, o.qty, self.perm[o.account],
+                     o.flags, &res)
         if res.reject:
             self.rejects += 1
             o.cancelled = o.qty
@@ -580,18 +574,10 @@ cdef class Engine:
         return 0
 
     cdef int _send_shock(self, oid_t id, qty_t qty) except -1 nogil:
-        cdef Order msg
         cdef Result res
         cdef int64_t before = self.book.fill_count
-        msg.id = id
-        msg.price = 0
-        msg.qty = qty
-        msg.owner = -1
-        msg.side = -1
-        msg.kind = K_MARKET
-        msg.flags = 0
         self.event_start_price = self.last_price
-        self.book._process(&msg, &res)
+        self._submit(id, -1, K_MARKET, 0, qty, -1, 0, &res)
         if res.reject:
             with gil:
                 raise ValueError(f"the book rejected the shock order (reject code {res.reject})")
@@ -640,7 +626,8 @@ cdef class Engine:
                     o.status = O_DONE
                     self.resting_orders -= 1
                     self._finish(k)
-            if (f.taker_owner == -2 and f.taker_side > 0) or (f.maker_owner == -2 and f.taker_side < 0):
+            if ((f.taker_owner == C_LP_OWNER and f.taker_side > 0)
+                    or (f.maker_owner == C_LP_OWNER and f.taker_side < 0)):
                 self.lp_bought += f.qty
             if self.record_tape:
                 row = &self.tape[self.tape_n]
@@ -841,17 +828,22 @@ cdef class Engine:
 
     # ------------------------------------------------------------------ liquidity providers
 
-    cdef int _cancel(self, oid_t id, Result* res) except -1 nogil:
-        """Cancel resting order `id` in the book (`res.reject` is set if it is not resting)."""
+    cdef int _submit(self, oid_t id, side_t side, int8_t kind, price_t price, qty_t qty,
+                     owner_t owner, uint8_t flags, Result* res) except -1 nogil:
+        """Run one message through the book (its fills stay in the book's buffer)."""
         cdef Order msg
         msg.id = id
-        msg.kind = K_CANCEL
-        msg.side = 0
-        msg.price = 0
-        msg.qty = 0
-        msg.owner = -1
-        msg.flags = 0
+        msg.side = side
+        msg.kind = kind
+        msg.price = price
+        msg.qty = qty
+        msg.owner = owner
+        msg.flags = flags
         return self.book._process(&msg, res)
+
+    cdef int _cancel(self, oid_t id, Result* res) except -1 nogil:
+        """Cancel resting order `id` in the book (`res.reject` is set if it is not resting)."""
+        return self._submit(id, 0, K_CANCEL, 0, 0, -1, 0, res)
 
     cdef int _withdraw(self) except -1 nogil:
         """Cancel every live provider quote (a provider pulls all of its depth at once)."""
@@ -870,8 +862,8 @@ cdef class Engine:
         cdef int64_t i, level, j, before, live
         cdef price_t anchor, price, floor_price = self.book.base + self.book.lo_idx
         cdef price_t old
-        cdef qty_t size
-        cdef Order msg
+        cdef qty_t size, quote
+        cdef oid_t quote_id
         cdef Result res
         cdef bint gapped
         self.recent[self.events % self.recent_cap] = self.last_price
@@ -907,22 +899,17 @@ cdef class Engine:
                 price = anchor - level * p.spacing
                 if price < floor_price:
                     break
-                msg.id = self.lp_next_id
+                quote_id = self.lp_next_id
                 self.lp_next_id += 1
-                msg.price = price
-                msg.qty = size + <qty_t>(_next_random(&self.rng) % <uint64_t>(size // 4 + 1))
-                msg.owner = -2
-                msg.side = 1
-                msg.kind = K_LIMIT
-                msg.flags = 0
+                quote = size + <qty_t>(_next_random(&self.rng) % <uint64_t>(size // 4 + 1))
                 before = self.book.fill_count
-                self.book._process(&msg, &res)
+                self._submit(quote_id, 1, K_LIMIT, price, quote, C_LP_OWNER, 0, &res)
                 if res.reject:
                     continue
-                self.lp_quoted += msg.qty
+                self.lp_quoted += quote
                 self._consume(before)
                 if res.remaining > 0:
-                    self.lp_ids[self.lp_n] = msg.id
+                    self.lp_ids[self.lp_n] = quote_id
                     self.lp_n += 1
                 size = size * (10000 - p.decay_bps) // 10000
                 if size < 1:
