@@ -47,8 +47,10 @@ $(DEBUG_DIR)/.built: $(DEPS) $(SOURCES) $(shell find engine -name '*.py')
 	ENGINE_DEBUG=1 $(PY) setup.py -q build --build-base build/debug-tmp --build-lib $(DEBUG_DIR)
 	touch $@
 
+# BENCH_ROUNDS=10 runs the table ten times and ends with each figure's range over them.
+BENCH_ROUNDS ?= 1
 bench: $(BUILT)
-	$(PY) bench/table.py
+	$(PY) bench/table.py --rounds $(BENCH_ROUNDS)
 
 bench-peers: $(BUILT)
 	$(PY) bench/peers/run.py
