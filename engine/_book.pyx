@@ -783,7 +783,7 @@ cdef class Book:
         cdef int64_t slot, level
         cdef Gap gap
         cdef price_t price, lo = self.base + self.lo_idx, hi = self.base + self.hi_idx
-        cdef bint may_rest
+        cdef bint may_rest, outside = False
         result.filled = 0
         result.remaining = 0
         result.cancelled = 0
@@ -826,8 +826,10 @@ cdef class Book:
             if qty <= 0:
                 result.reject = R_BAD_QTY
                 return 0
-            # A limit on the passive side of the band would rest outside it: reject.
-            if kind == K_LIMIT and ((side > 0 and order.price < lo) or (side < 0 and order.price > hi)):
+            # Priced outside the band on its passive side: a limit would rest outside it, so it
+            # is rejected; an IOC or FOK is cancelled whole (below, once its id is checked).
+            outside = (side > 0 and order.price < lo) or (side < 0 and order.price > hi)
+            if kind == K_LIMIT and outside:
                 result.reject = R_PRICE_OUT_OF_BAND
                 return 0
             # The aggressive side is stopped at the band edge: a market order trades up to it,
@@ -851,8 +853,8 @@ cdef class Book:
             result.reject = R_TOO_LARGE
             return 0
         if kind == K_IOC or kind == K_FOK:
-            if (side > 0 and order.price < lo) or (side < 0 and order.price > hi):
-                result.cancelled = qty      # priced outside the band on its passive side
+            if outside:
+                result.cancelled = qty
                 return 0
             if kind == K_FOK and self._available(side, price - self.base, qty) < qty:
                 result.cancelled = qty
