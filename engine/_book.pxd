@@ -52,6 +52,14 @@ cdef struct Level:          # one price level (16 bytes)
 cdef object hand_over(void* data, int64_t count, int64_t capacity, object dtype)
 
 
+cdef class Book
+
+
+@cython.final
+cdef class _Held:            # what `with book.held():` enters and leaves
+    cdef Book book
+
+
 @cython.final
 cdef class Book:
     # Price grid: level i holds price base + i; a level's side follows from the
@@ -87,8 +95,16 @@ cdef class Book:
     # Fills not yet handed out (per-call path) or being collected (batch path).
     cdef Fill* fills
     cdef int64_t fill_count, fill_capacity
+    # Set while a batch (or a cascade step) runs without the GIL: any call from another
+    # thread meanwhile is refused, since the batch is changing every structure above.
+    cdef bint busy
 
     cdef _allocate_grid(self, price_t base, int64_t span)
+    cdef inline int _check_idle(self) except -1
+    cdef int _refuse_busy(self) except -1
+    cdef int _enter(self) except -1
+    cdef void _leave(self) noexcept
+    cdef _Held held(self)
     cdef _regrid(self, price_t base, int64_t span)
     cdef inline qty_t _call(self, oid_t id, int64_t side, int kind, price_t price, qty_t qty,
                      owner_t owner, uint8_t flags, Result* r) except -1

@@ -151,22 +151,27 @@ cdef inline int64_t _as_int64(object value, str name) except? -1:
 
 
 cdef int64_t _as_int64_general(object value, str name) except? -1:
-    if PyLong_CheckExact(value):
+    if not PyLong_CheckExact(value):
+        if not PyIndex_Check(value):
+            raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+        value = PyNumber_Index(value)
+    try:
         return PyLong_AsLongLong(value)
-    if not PyIndex_Check(value):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
-    return PyLong_AsLongLong(PyNumber_Index(value))
+    except OverflowError:
+        raise OverflowError(f"{name} must fit int64, got {value}") from None
 
 
 cdef inline owner_t _as_owner(object value) except? -2:
+    """An owner is any int32, as in ORDER_DTYPE: an account index, -1 for none (the cascade
+    gives its liquidity providers' quotes -2)."""
     cdef int64_t owner = _as_int64(value, "owner")
-    if -1 <= owner <= 0x7FFFFFFF:
+    if -0x80000000 <= owner <= 0x7FFFFFFF:
         return <owner_t>owner
     return _owner_out_of_range(owner)
 
 
 cdef owner_t _owner_out_of_range(int64_t owner) except? -2:
-    raise OverflowError(f"owner must be -1 or an account index below 2**31, got {owner}")
+    raise OverflowError(f"owner must fit int32 (an account index, or -1 for none), got {owner}")
 
 
 def _check_band(lo, hi):
@@ -198,6 +203,9 @@ def _check_orders(orders):
                 continue
             raise ValueError(f"orders has no field {name!r} (ORDER_DTYPE needs it)")
         column = orders[name]
+        if column.ndim != 1:
+            raise TypeError(f"orders field {name!r} must be one integer a row, "
+                            f"got {orders.dtype.fields[name][0]}")
         if column.dtype.kind not in "iu":
             raise TypeError(f"orders field {name!r} must be integer, got {column.dtype}")
         target = ORDER_DTYPE.fields[name][0]
@@ -257,6 +265,17 @@ cdef object hand_over(void* data, int64_t count, int64_t capacity, object dtype)
 
 
 @cython.final
+cdef class _Held:
+    """The context of `Book.held`: the book refuses other threads' calls inside it."""
+
+    def __enter__(self):
+        self.book._enter()
+
+    def __exit__(self, *exc):
+        self.book._leave()
+
+
+@cython.final
 @cython.binding(False)    # plain method descriptors: a bound call passes its arguments on uncopied
 cdef class Book:
     """A price-time-priority limit order book over integer ticks with a price band.
@@ -296,6 +315,7 @@ cdef class Book:
         self.fill_capacity = 0
         self.chase_node = -1
         self.chase_steps = 0
+        self.busy = False
         self.slot_mask = -1
         self._allocate_grid(lo, hi - lo + 1)
         self.lo_idx = lo - self.base
@@ -310,6 +330,33 @@ cdef class Book:
         engine_block_free(self.nodes, self.node_capacity * sizeof(Node))
         engine_block_free(self.slots, (self.slot_mask + 1) * sizeof(uint32_t))
         engine_block_free(self.fills, self.fill_capacity * sizeof(Fill))
+
+    # ------------------------------------------------------------------ threads
+
+    cdef inline int _check_idle(self) except -1:
+        if self.busy:
+            self._refuse_busy()
+        return 0
+
+    cdef int _refuse_busy(self) except -1:
+        raise RuntimeError("this Book is running a batch in another thread: a Book takes one "
+                           "call at a time (give each thread its own Book, or wait for the batch)")
+
+    cdef int _enter(self) except -1:
+        """Before running messages without the GIL: refuse if another thread is, then hold
+        the book (the GIL makes the check and the set one step)."""
+        self._check_idle()
+        self.busy = True
+        return 0
+
+    cdef void _leave(self) noexcept:
+        self.busy = False
+
+    cdef _Held held(self):
+        """``with book.held():`` around a block that changes the book without the GIL."""
+        cdef _Held h = _Held.__new__(_Held)
+        h.book = self
+        return h
 
     # ------------------------------------------------------------------ memory
 
@@ -937,30 +984,34 @@ cdef class Book:
         cdef int64_t i
         # The batch collects its fills in a buffer of its own that becomes the returned
         # array, so fills pending from per-call orders stay where they are and nothing is copied.
-        cdef Fill* pending = self.fills
-        cdef int64_t pending_count = self.fill_count, pending_capacity = self.fill_capacity
-        self.fills = NULL
-        self.fill_count = self.fill_capacity = 0
-        try:
-            with nogil:
-                for i in range(n):
-                    # Messages are known ahead, so fetch what they will touch while earlier
-                    # ones run: each would otherwise wait on a few cache misses in turn.
-                    if i + PREFETCH_SLOT < n:       # every stage's message is in the batch
-                        self._prefetch_slot(&rows[i + PREFETCH_SLOT])
-                        self._prefetch_node(&rows[i + PREFETCH_NODE])
-                        self._prefetch_neighbours(&rows[i + PREFETCH_NEIGHBOURS])
-                    else:                           # the batch's last messages: nearer stages
-                        if i + PREFETCH_NODE < n:
+        cdef Fill* pending
+        cdef Fill* batch
+        cdef int64_t pending_count, pending_capacity, count, capacity
+        with self.held():
+            pending, pending_count, pending_capacity = self.fills, self.fill_count, self.fill_capacity
+            self.fills = NULL
+            self.fill_count = self.fill_capacity = 0
+            try:
+                with nogil:
+                    for i in range(n):
+                        # Messages are known ahead, so fetch what they will touch while earlier
+                        # ones run: each would otherwise wait on a few cache misses in turn.
+                        if i + PREFETCH_SLOT < n:       # every stage's message is in the batch
+                            self._prefetch_slot(&rows[i + PREFETCH_SLOT])
                             self._prefetch_node(&rows[i + PREFETCH_NODE])
-                        if i + PREFETCH_NEIGHBOURS < n:
                             self._prefetch_neighbours(&rows[i + PREFETCH_NEIGHBOURS])
-                    if self.chase_steps > 0:
-                        self._chase_step()
-                    self._process(&rows[i], &out[i])
-        finally:
-            fills = hand_over(self.fills, self.fill_count, self.fill_capacity, FILL_DTYPE)
-            self.fills, self.fill_count, self.fill_capacity = pending, pending_count, pending_capacity
+                        else:                           # the batch's last messages: nearer stages
+                            if i + PREFETCH_NODE < n:
+                                self._prefetch_node(&rows[i + PREFETCH_NODE])
+                            if i + PREFETCH_NEIGHBOURS < n:
+                                self._prefetch_neighbours(&rows[i + PREFETCH_NEIGHBOURS])
+                        if self.chase_steps > 0:
+                            self._chase_step()
+                        self._process(&rows[i], &out[i])
+            finally:
+                batch, count, capacity = self.fills, self.fill_count, self.fill_capacity
+                self.fills, self.fill_count, self.fill_capacity = pending, pending_count, pending_capacity
+                fills = hand_over(batch, count, capacity, FILL_DTYPE)
         return BatchResult(fills, results)
 
     def execute(self, id, qty, owner=-1):
@@ -977,6 +1028,7 @@ cdef class Book:
 
     def take_fills(self):
         """Return the fills of per-call orders since the last call, as a FILL_DTYPE array."""
+        self._check_idle()
         fills = hand_over(self.fills, self.fill_count, self.fill_capacity, FILL_DTYPE)
         self.fills = NULL
         self.fill_count = self.fill_capacity = 0
@@ -993,9 +1045,9 @@ cdef class Book:
             s = self._probe_tag(o.id)
             if s != EMPTY_SLOT:
                 engine_prefetch(&self.nodes[s & SLOT_NODE_MASK])
-        elif o.kind == K_LIMIT:
-            level = o.price - self.base
-            if 0 <= level < self.span and self.levels[level].tail >= 0:
+        elif o.kind == K_LIMIT and self.base <= o.price < self.base + self.span:
+            level = o.price - self.base     # checked first: an extreme price would overflow
+            if self.levels[level].tail >= 0:
                 engine_prefetch(&self.nodes[self.levels[level].tail])
 
     cdef inline void _chase_step(self) noexcept nogil:
@@ -1034,6 +1086,7 @@ cdef class Book:
     cdef inline qty_t _call(self, oid_t id, int64_t side, int kind, price_t price, qty_t qty,
                      owner_t owner, uint8_t flags, Result* r) except -1:
         cdef Order o
+        self._check_idle()
         o.id = id
         o.side = <side_t>side if -128 <= side <= 127 else 0
         o.kind = kind
@@ -1122,56 +1175,65 @@ cdef class Book:
 
     def best_bid(self):
         """Best bid in ticks, or None when there are no bids."""
+        self._check_idle()
         return None if self.best_bid_idx < 0 else self.base + self.best_bid_idx
 
     def best_ask(self):
         """Best ask in ticks, or None when there are no asks."""
+        self._check_idle()
         return None if self.best_ask_idx == NO_ASK else self.base + self.best_ask_idx
 
-    def volume(self, int side):
+    def volume(self, side):
         """Total lots resting on `side` (BUY or SELL)."""
+        side = _as_int64(side, "side")
+        self._check_idle()
         if side == BUY:
             return self.bid_volume
         if side == SELL:
             return self.ask_volume
         raise ValueError(f"side must be BUY (1) or SELL (-1), got {side}")
 
-    def depth(self, int side, int64_t n):
+    def depth(self, side, n):
         """The best `n` non-empty levels of `side`, best first, as ``(prices, qtys)`` int64 arrays."""
-        if side != BUY and side != SELL:
-            raise ValueError(f"side must be BUY (1) or SELL (-1), got {side}")
-        if n < 0:
-            raise ValueError(f"n must be >= 0, got {n}")
-        n = min(n, self.resting)
-        prices = np.empty(n, dtype=np.int64)
-        qtys = np.empty(n, dtype=np.int64)
+        cdef int64_t which = _as_int64(side, "side"), wanted = _as_int64(n, "n")
+        self._check_idle()
+        if which != BUY and which != SELL:
+            raise ValueError(f"side must be BUY (1) or SELL (-1), got {which}")
+        if wanted < 0:
+            raise ValueError(f"n must be >= 0, got {wanted}")
+        wanted = min(wanted, self.resting)
+        prices = np.empty(wanted, dtype=np.int64)
+        qtys = np.empty(wanted, dtype=np.int64)
         cdef int64_t[::1] p = prices
         cdef int64_t[::1] q = qtys
         cdef int64_t count = 0
-        cdef int64_t level = self.best_bid_idx if side == BUY else self.best_ask_idx
-        with nogil:
-            while count < n and level >= 0 and level != NO_ASK:
-                p[count] = self.base + level
-                q[count] = self.levels[level].qty
-                count += 1
-                level = (self._highest_at_or_below(level - 1) if side == 1
-                         else self._lowest_at_or_above(level + 1))
+        cdef int64_t level = self.best_bid_idx if which == BUY else self.best_ask_idx
+        while count < wanted and level >= 0 and level != NO_ASK:
+            p[count] = self.base + level
+            q[count] = self.levels[level].qty
+            count += 1
+            level = (self._highest_at_or_below(level - 1) if which == BUY
+                     else self._lowest_at_or_above(level + 1))
         return prices[:count].copy(), qtys[:count].copy()
 
-    def order(self, oid_t id):
+    def order(self, id):
         """The resting order `id` as ``(side, price, qty, owner)``, or None if it is not resting."""
-        cdef idx_t node = self._find(id)
+        cdef oid_t oid = _as_int64(id, "id")
+        self._check_idle()
+        cdef idx_t node = self._find(oid)
         if node < 0:
             return None
         cdef Node* n = &self.nodes[node]
         return (BUY if n.level <= self.best_bid_idx else SELL, self.base + n.level, n.qty, n.owner)
 
-    def queue(self, price_t price):
+    def queue(self, price):
         """The orders resting at `price` in time priority, as ``(ids, qtys, owners)`` arrays."""
-        if price < self.base or price >= self.base + self.span:
+        cdef price_t at = _as_int64(price, "price")
+        self._check_idle()
+        if at < self.base or at >= self.base + self.span:
             return (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int32))
         ids, qtys, owners = [], [], []
-        cdef idx_t node = self.levels[price - self.base].head
+        cdef idx_t node = self.levels[at - self.base].head
         while node >= 0:
             ids.append(self.nodes[node].id)
             qtys.append(self.nodes[node].qty)
@@ -1181,6 +1243,7 @@ cdef class Book:
                 np.array(owners, dtype=np.int32))
 
     def __len__(self):
+        self._check_idle()
         return self.resting
 
     @property
@@ -1191,11 +1254,13 @@ cdef class Book:
     @property
     def pending_fills(self):
         """Fills of per-call orders waiting for `take_fills`."""
+        self._check_idle()
         return self.fill_count
 
     @property
     def nbytes(self):
         """Bytes the book has allocated (levels, bitmap, pool, id table, fill buffer)."""
+        self._check_idle()
         return (self.span * sizeof(Level)
                 + (self.words0 + self.words1 + self.words2) * sizeof(uint64_t)
                 + <int64_t>self.node_capacity * sizeof(Node)
@@ -1215,6 +1280,7 @@ cdef class Book:
         """
         lo, hi = _as_int64(lo, "lo"), _as_int64(hi, "hi")
         _check_band(lo, hi)
+        self._check_idle()
         bid, ask = self.best_bid(), self.best_ask()
         if bid is not None and bid > hi:
             raise ValueError(f"band hi={hi} is below the best bid {bid}")
@@ -1270,6 +1336,7 @@ cdef class Book:
         first then asks best price first, each level in time priority: ``id``,
         ``side``, ``price``, ``qty``, ``owner``.
         """
+        self._check_idle()
         cdef int64_t n = self.resting, k = 0
         ids = np.empty(n, np.int64)
         sides = np.empty(n, np.int8)
@@ -1314,7 +1381,12 @@ cdef class Book:
         for key in ("band", "id", "side", "price", "qty", "owner"):
             if key not in snapshot:
                 raise ValueError(f"snapshot has no {key!r}")
-        lo, hi = (int(x) for x in np.asarray(snapshot["band"]))
+        band = np.asarray(snapshot["band"])
+        if band.dtype.kind not in "iu":
+            raise TypeError(f"snapshot 'band' must be integer, got {band.dtype}")
+        if band.shape != (2,):
+            raise ValueError(f"snapshot 'band' must be (lo, hi), got shape {band.shape}")
+        lo, hi = int(band[0]), int(band[1])
         columns = {k: np.asarray(snapshot[k]) for k in ("id", "side", "price", "qty", "owner")}
         n = len(columns["id"])
         for key, column in columns.items():
@@ -1363,6 +1435,7 @@ cdef class Book:
 
         For tests and debugging: O(levels + orders).
         """
+        self._check_idle()
         cdef int64_t level, count = 0, bids = 0, asks = 0
         cdef idx_t node, prev
         cdef qty_t total

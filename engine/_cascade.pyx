@@ -981,14 +981,16 @@ cdef class Engine:
         self.blocked_n = 0
         # Accounts the new session finds crossed (blocked ones back in the index).
         cdef int32_t wave = self.max_wave + 1
-        with nogil:
-            self._detect(wave)
+        with self.book.held():
+            with nogil:
+                self._detect(wave)
 
     def _shock_sell(self, qty_t qty):
-        with nogil:
-            self._send_shock(C_SHOCK_ID, qty)
-            self.events += 1
-            self._after_event(1)
+        with self.book.held():
+            with nogil:
+                self._send_shock(C_SHOCK_ID, qty)
+                self.events += 1
+                self._after_event(1)
 
     def _start(self, price_t last):
         """Open the run as if the last trade was at `last` (the best bid); the mark follows
@@ -1009,14 +1011,16 @@ cdef class Engine:
             self.mark = price
         self.mark_half = False
         self.gap_anchor = self.mark
-        with nogil:
-            self.events += 1
-            self._record_path()
-            self._detect(1)
+        with self.book.held():
+            with nogil:
+                self.events += 1
+                self._record_path()
+                self._detect(1)
 
     def _run_session(self):
-        with nogil:
-            self._run_queue()
+        with self.book.held():
+            with nogil:
+                self._run_queue()
 
     def _close_session(self, price_t close):
         """End of a session whose closing price is `close`: margin calls are judged there."""
@@ -1025,8 +1029,9 @@ cdef class Engine:
             inverse[self._perm_array] = np.arange(self.accounts.n, dtype=np.int32)
             self._inverse_array = inverse
             self.inverse = <int32_t*>cnp.PyArray_DATA(inverse)
-        with nogil:
-            self._calls(close)
+        with self.book.held():
+            with nogil:
+                self._calls(close)
 
     @property
     def resting_forced(self):

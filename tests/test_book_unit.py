@@ -362,6 +362,36 @@ def test_per_call_refuses_floats(Book):
         Book(0.5, 10)
 
 
+def test_queries_refuse_floats():
+    # As the per-call orders do: a float is never truncated to an id, a price, a side or a count.
+    book = EngineBook(0, 100)
+    book.limit(2, BUY, 40, 5)
+    for method, args, name in [("order", (2.0,), "id"), ("queue", (40.9,), "price"),
+                               ("volume", (1.0,), "side"), ("depth", (BUY, 2.5), "n"),
+                               ("depth", (1.0, 2), "side")]:
+        with pytest.raises(TypeError, match=name):
+            getattr(book, method)(*args)
+    assert book.order(np.int64(2)) == (BUY, 40, 5, -1)
+    assert book.depth(side=BUY, n=np.int8(1))[0].tolist() == [40]
+    assert book.queue(np.int32(40))[0].tolist() == [2]
+    with pytest.raises(OverflowError, match="id"):
+        book.order(2**63)
+
+
+def test_per_call_owner_is_any_int32_as_in_a_batch(Book):
+    book = Book(0, 100)
+    book.submit(rows((LIMIT, 1, BUY, 40, 5, -5)))
+    book.limit(2, BUY, 41, 5, owner=-5)
+    assert book.order(1)[3] == book.order(2)[3] == -5
+    book.market(3, SELL, 10, owner=-(2**31))
+    assert {int(f["maker_owner"]) for f in book.take_fills()} == {-5}
+    if Book is EngineBook:
+        for owner in (2**31, -(2**31) - 1):
+            with pytest.raises(OverflowError, match="owner"):
+                book.limit(4, BUY, 41, 5, owner=owner)
+        assert book.order(4) is None
+
+
 def test_per_call_accepts_numpy_integers(Book):
     book = Book(np.int64(0), np.int32(100))
     assert book.limit(np.int64(1), np.int8(BUY), np.int64(50), np.int16(3), owner=np.int32(2)) == 0
@@ -409,6 +439,20 @@ def test_malformed_rows_are_rejected_with_their_code(data):
 
 
 # ---------------------------------------------------------------------- bad input
+
+def test_submit_names_a_field_that_is_not_one_integer_a_row():
+    orders = np.zeros(1, [("id", "i8", (2,)), ("qty", "i8"), ("side", "i1"), ("kind", "i1")])
+    with pytest.raises(TypeError, match="'id'"):
+        EngineBook(0, 100).submit(orders)
+
+
+def test_from_snapshot_refuses_a_band_that_is_not_two_integers():
+    snapshot = EngineBook(0, 100).snapshot()
+    with pytest.raises(TypeError, match="band"):
+        EngineBook.from_snapshot(dict(snapshot, band=np.array([0.0, 100.5])))
+    with pytest.raises(ValueError, match="band"):
+        EngineBook.from_snapshot(dict(snapshot, band=np.array([0, 50, 100])))
+
 
 def test_submit_rejects_what_is_not_an_order_array(Book):
     book = Book(0, 100)
@@ -953,6 +997,46 @@ def test_batches_in_threads_share_the_block_cache_safely():
     for t in threads:
         t.join()
     assert not failures
+
+
+def test_a_book_refuses_other_threads_while_a_batch_runs():
+    # A batch runs without the GIL. A call from another thread on the same book meanwhile
+    # would race with it (take_fills used to hand numpy the buffer the batch was writing,
+    # and crash the process): it raises instead, and changes nothing.
+    import threading
+    n = 1_000_000
+    orders = make_orders(id=np.arange(n), side=np.where(np.arange(n) % 2, BUY, SELL),
+                         kind=LIMIT, price=500, qty=1)     # each buy trades with the sell before
+    book = EngineBook(0, 1000)
+    out = {}
+    batch = threading.Thread(target=lambda: out.setdefault("result", book.submit(orders)))
+    placed = [0]
+
+    def place():                            # a bid far below the batch's prices: harmless
+        book.limit(n + 1, BUY, 10, 1)       # whenever it lands outside the batch
+        placed[0] += 1
+
+    calls = [book.take_fills, place, lambda: book.cancel(n + 1), book.best_bid,
+             lambda: book.depth(BUY, 3), book.snapshot, lambda: len(book),
+             lambda: book.order(0), lambda: book.submit(orders[:0]), lambda: book.set_band(0, 1000)]
+    refused = 0
+    batch.start()
+    while batch.is_alive():
+        for call in calls:
+            try:
+                call()
+            except RuntimeError as error:
+                assert "another thread" in str(error)
+                refused += 1
+            except ValueError:              # cancel of n + 1 when it is not resting
+                pass
+    batch.join()
+    assert refused > 0                      # the calls met the batch running
+    result = out["result"]
+    assert int(result.fills["qty"].sum()) == int(result.filled.sum()) == n // 2
+    assert (result.reject == 0).all()
+    book.check_invariants()
+    assert len(book) == (book.order(n + 1) is not None)
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
