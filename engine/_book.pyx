@@ -1045,9 +1045,11 @@ cdef class Book:
             s = self._probe_tag(o.id)
             if s != EMPTY_SLOT:
                 engine_prefetch(&self.nodes[s & SLOT_NODE_MASK])
-        elif o.kind == K_LIMIT and self.base <= o.price < self.base + self.span:
-            level = o.price - self.base     # checked first: an extreme price would overflow
-            if self.levels[level].tail >= 0:
+        elif o.kind == K_LIMIT:
+            # Unsigned: an extreme price wraps (a signed difference could overflow) and fails
+            # the one range check.
+            level = <int64_t>(<uint64_t>o.price - <uint64_t>self.base)
+            if <uint64_t>level < <uint64_t>self.span and self.levels[level].tail >= 0:
                 engine_prefetch(&self.nodes[self.levels[level].tail])
 
     cdef inline void _chase_step(self) noexcept nogil:
