@@ -428,3 +428,29 @@ def test_accounts_and_results_pickle():
     again = pickle.loads(pickle.dumps(result))
     assert again.tape.tobytes() == result.tape.tobytes()
     assert again.summary()["forced_volume"] == result.summary()["forced_volume"]
+
+
+def test_a_running_cascade_holds_its_book():
+    # Each step of a cascade changes the book without the GIL, as a batch does: a call on
+    # the book from another thread meanwhile raises instead of racing it.
+    import threading
+    n = 300_000
+    rng = np.random.default_rng(5)
+    shares = rng.integers(1, 20, n)
+    debt = (shares * 1000 / rng.uniform(1.0, 1.3, n)).astype(np.int64)
+    accounts = Accounts.margin(cash=np.zeros(n, np.int64), shares=shares, debt=debt)
+    book = flat_book(levels=400, qty=10_000)
+    out = {}
+    run = threading.Thread(target=lambda: out.setdefault(
+        "result", Cascade(book, accounts).run(Shock.sell(1000))))
+    refused = 0
+    run.start()
+    while run.is_alive():
+        try:
+            book.best_bid()
+        except RuntimeError:
+            refused += 1
+    run.join()
+    assert refused > 0
+    assert len(out["result"].orders) > 0
+    book.check_invariants()
