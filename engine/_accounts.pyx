@@ -216,10 +216,10 @@ cdef class Accounts:
     cdef qty_t _liquidation_qty(self, int64_t a, price_t mark) noexcept nogil:
         """Lots the account's next forced order sells, decided at the mark."""
         cdef Rule* r = &self.rules[self.rule[a]]
-        cdef qty_t q = self.shares[a], x = q
-        cdef i128 need, equity
-        if r.policy == POLICY_FRACTION:
-            x = <qty_t>engine_ceildiv(<i128>q * r.fraction_bps, BPS)
+        cdef qty_t q = self.shares[a]
+        cdef i128 x = q, need, equity      # wide until clamped to the position: a restore
+        if r.policy == POLICY_FRACTION:     # quantity can pass int64 when the debt is huge
+            x = engine_ceildiv(<i128>q * r.fraction_bps, BPS)
         elif r.policy == POLICY_RESTORE and mark > 0 and r.restore_bps > 0:
             # A perp's restore line is equity / notional (below 1); a margin or swap
             # account's is a ratio on debt (validated above 1).
@@ -228,7 +228,7 @@ cdef class Accounts:
                 # shrinks the notional (market value).
                 equity = <i128>self.cash[a] + <i128>q * mark - (self.debt[a] if r.kind != KIND_PERP else 0)
                 if equity > 0:
-                    x = q - <qty_t>engine_floordiv(<i128>BPS * equity, <i128>r.restore_bps * mark)
+                    x = q - engine_floordiv(<i128>BPS * equity, <i128>r.restore_bps * mark)
             else:
                 # Proceeds repay debt: (c + (q-x)p) * BPS >= R (d - x p).
                 need = (<i128>r.restore_bps * self.debt[a] + self.floor_value[a]
@@ -236,7 +236,7 @@ cdef class Accounts:
                 if r.restore_bps <= BPS:
                     x = q
                 elif need > 0:
-                    x = <qty_t>engine_ceildiv(need, <i128>mark * (r.restore_bps - BPS))
+                    x = engine_ceildiv(need, <i128>mark * (r.restore_bps - BPS))
                 else:
                     x = 1
         if r.chunk > 0 and x > r.chunk:
@@ -245,7 +245,7 @@ cdef class Accounts:
             x = q
         if x < 1:
             x = 1
-        return x
+        return <qty_t>x
 
     cdef price_t _bankruptcy(self, int64_t a) noexcept nogil:
         """Lowest tick at which selling the whole position still covers what is owed."""

@@ -106,6 +106,7 @@ cdef class Engine:
     cdef readonly qty_t lp_bought, lp_quoted, lp_withdrawn
     cdef price_t* recent                # last price after each of the last `window` events
     cdef int64_t recent_cap
+    cdef int64_t recent_upto            # the last event recorded in `recent` (-1: none yet)
     cdef uint64_t rng
     cdef price_t event_start_price
     cdef price_t gap_anchor             # post-gap best bid until the first trade, else -1
@@ -125,6 +126,7 @@ cdef class Engine:
     cdef int _after_event(self, int32_t wave) except -1 nogil
     cdef int _record_path(self) except -1 nogil
     cdef void _update_mark(self) noexcept nogil
+    cdef void _record_recent(self) noexcept nogil
     cdef int _providers_step(self) except -1 nogil
     cdef int _submit(self, oid_t id, side_t side, int8_t kind, price_t price, qty_t qty,
                      owner_t owner, uint8_t flags, Result* res) except -1 nogil

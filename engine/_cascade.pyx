@@ -24,6 +24,8 @@ from libc.string cimport memcpy
 from libc.stdint cimport int8_t, uint8_t, int16_t, int32_t, int64_t, uint64_t, INT64_MAX, INT64_MIN
 
 import numpy as np
+
+from engine._records import Reject
 cimport numpy as cnp
 
 from engine._types cimport price_t, qty_t, oid_t, owner_t, side_t, idx_t
@@ -72,6 +74,8 @@ cdef enum:                          # constants, so the compiler folds them into
     PERMUTE_AHEAD = 16              # rows ahead whose random end a permutation prefetches
 cdef int64_t TRIGGER_NONE = INT64_MIN
 cdef owner_t C_LP_OWNER = -2        # the owner of liquidity providers' quotes
+cdef int8_t R_DUPLICATE_ID = Reject.DUPLICATE_ID
+MAX_WINDOW = 1 << 30                # events a provider's drop test looks back (its ring's size)
 LP_OWNER = C_LP_OWNER
 
 MARK_RULES = {"last": MARK_LAST, "bid": MARK_BID, "mid": MARK_MID}
@@ -278,8 +282,12 @@ cdef class Engine:
         self.providers = <Provider*>cnp.PyArray_DATA(self._providers_array)
         cdef int64_t window = 1, i
         for i in range(self.provider_n):
+            if not 0 <= self.providers[i].window <= MAX_WINDOW:
+                raise ValueError(f"provider window must be in [0, {MAX_WINDOW}] events, "
+                                 f"got {self.providers[i].window}")
             window = max(window, self.providers[i].window + 1)
         self.recent_cap = window
+        self.recent_upto = -1
         self.recent = <price_t*>malloc(window * sizeof(price_t))
         self.provider_resume = <int64_t*>malloc(max(self.provider_n, 1) * sizeof(int64_t))
         self.provider_last = <int64_t*>malloc(max(self.provider_n, 1) * sizeof(int64_t))
@@ -858,6 +866,21 @@ cdef class Engine:
         self.lp_n = 0
         return 0
 
+    cdef void _record_recent(self) noexcept nogil:
+        """The last price after this event, in the providers' ring.  Events since the last
+        record (a gap shock, a clock jump to a cooldown's end) saw no trade: they carry the
+        price recorded then."""
+        cdef int64_t e
+        cdef price_t carried
+        if self.recent_upto >= 0:
+            carried = self.recent[self.recent_upto % self.recent_cap]
+            e = max(self.recent_upto + 1, self.events - self.recent_cap + 1)
+            while e < self.events:
+                self.recent[e % self.recent_cap] = carried
+                e += 1
+        self.recent[self.events % self.recent_cap] = self.last_price
+        self.recent_upto = self.events
+
     cdef int _providers_step(self) except -1 nogil:
         """Let each provider withdraw (price gapped or fell too fast) or refill its quotes."""
         cdef Provider* p
@@ -868,7 +891,7 @@ cdef class Engine:
         cdef oid_t quote_id
         cdef Result res
         cdef bint gapped
-        self.recent[self.events % self.recent_cap] = self.last_price
+        self._record_recent()
         for i in range(self.provider_n):
             p = &self.providers[i]
             gapped = p.gap_ticks > 0 and self.event_start_price - self.last_price > p.gap_ticks
@@ -901,11 +924,14 @@ cdef class Engine:
                 price = anchor - level * p.spacing
                 if price < floor_price:
                     break
-                quote_id = self.lp_next_id
-                self.lp_next_id += 1
                 quote = size + <qty_t>(_next_random(&self.rng) % <uint64_t>(size // 4 + 1))
                 before = self.book.fill_count
-                self._submit(quote_id, 1, K_LIMIT, price, quote, C_LP_OWNER, 0, &res)
+                while True:
+                    quote_id = self.lp_next_id
+                    self.lp_next_id += 1
+                    self._submit(quote_id, 1, K_LIMIT, price, quote, C_LP_OWNER, 0, &res)
+                    if res.reject != R_DUPLICATE_ID:    # else: an earlier run's quote rests
+                        break                           # under that id; take the next
                 if res.reject:
                     continue
                 self.lp_quoted += quote
@@ -1001,6 +1027,7 @@ cdef class Engine:
         self.mark_half = False
         self._update_mark()
         self._record_path()
+        self._record_recent()              # the ring starts at the opening price
 
     def _after_gap(self, price_t price):
         """A gap shock marks every rule at the new best bid (no trade has happened), or

@@ -97,15 +97,18 @@ class Shock:
         """A market sell of `qty` lots (> 0); what the band stops is cancelled."""
         if isinstance(qty, bool) or not isinstance(qty, (int, np.integer)):
             raise TypeError(f"qty must be an integer number of lots, got {type(qty).__name__}")
-        if qty <= 0:
-            raise ValueError(f"qty must be > 0, got {qty}")
+        if not 0 < qty < 2**63:
+            raise ValueError(f"qty must be > 0 and fit int64, got {qty}")
         return cls("sell", qty=int(qty))
 
     @classmethod
     def gap(cls, price):
-        """Withdraw every bid above `price` ticks; the mark moves to the new best bid."""
+        """Withdraw every bid above `price` ticks (>= 0: the mark, which falls to the new
+        best bid or to `price` when no bid is left, is never below zero)."""
         if isinstance(price, bool) or not isinstance(price, (int, np.integer)):
             raise TypeError(f"price must be an integer tick, got {type(price).__name__}")
+        if not 0 <= price < 2**63:
+            raise ValueError(f"price must be >= 0 and fit int64, got {price}")
         return cls("gap", price=int(price))
 
 
@@ -144,14 +147,14 @@ class LiquidityProvider:
     decay: float = 0.0
 
     def __post_init__(self):
-        for name in ("size", "levels", "spacing", "every"):
+        for name, least in (("size", 1), ("levels", 1), ("spacing", 1), ("every", 1),
+                            ("gap_ticks", 0), ("drop_ticks", 0), ("window", 0), ("pause", 0)):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-        for name in ("gap_ticks", "drop_ticks", "window", "pause"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-                raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+            if (isinstance(value, bool) or not isinstance(value, (int, np.integer))
+                    or not least <= value < 2**63):
+                raise ValueError(f"{name} must be an integer >= {least} (and fit int64), got {value!r}")
+        if self.window > _cascade.MAX_WINDOW:
+            raise ValueError(f"window must be at most {_cascade.MAX_WINDOW} events, got {self.window!r}")
         if not (isinstance(self.decay, (int, float)) and 0 <= self.decay < 1):
             raise ValueError(f"decay must be in [0, 1), got {self.decay!r}")
 
@@ -239,8 +242,10 @@ class Cascade:
         if mark not in ("last", "bid", "mid"):
             raise ValueError(f"mark must be 'last', 'bid' or 'mid', got {mark!r}")
         if limit is not None and not (isinstance(limit, (int, float)) and math.isfinite(limit)
-                                      and 0 < limit < 1):
-            raise ValueError(f"limit must be a fraction in (0, 1) or None, got {limit!r}")
+                                      and 0.0001 <= round(limit, 4) < 1):
+            # band_around takes the limit to the basis point: less would be a zero-width band
+            raise ValueError(f"limit must be a fraction in [0.0001, 1) (at least a basis point) "
+                             f"or None, got {limit!r}")
         if (isinstance(sessions, bool) or not isinstance(sessions, (int, np.integer))
                 or not 1 <= sessions <= 32767):
             raise ValueError(f"sessions must be an integer in [1, 32767], got {sessions!r}")
@@ -250,11 +255,12 @@ class Cascade:
             raise ValueError(f"prev_close must be a positive integer tick or None, got {prev_close!r}")
         if queued not in ("resubmit", "keep"):
             raise ValueError(f"queued must be 'resubmit' or 'keep', got {queued!r}")
+        providers = tuple(providers)      # validated and kept: an iterator is read once
         for i, p in enumerate(providers):
             if not isinstance(p, LiquidityProvider):
                 raise TypeError(f"providers[{i}] must be a LiquidityProvider")
-        if not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**64:
+            raise ValueError(f"seed must be an integer in [0, 2**64), got {seed!r}")
         self.book = book
         self.accounts = accounts
         self.mark = mark
@@ -262,7 +268,7 @@ class Cascade:
         self.sessions = int(sessions)
         self.queued = queued
         self.prev_close = prev_close
-        self.providers = tuple(providers)
+        self.providers = providers
         self.seed = int(seed)
         self.record_tape = bool(record_tape)
         self._ran = False
@@ -358,6 +364,21 @@ class Cascade:
         return (lo, hi)
 
 
+def _new_lots(orders):
+    """Lots each forced order sent that its wave had not sent before.  A resubmission, or
+    the retry of a cut order, sends again the lots its predecessor (the account's previous
+    order, of the same wave) had cut: only what it asks beyond them is new (a retry decided
+    at a lower price can ask more)."""
+    qty = orders["qty"].astype(np.int64)
+    account = orders["account"]
+    by_account = np.lexsort((np.arange(len(orders)), account))     # each account's in time order
+    follows = account[by_account[1:]] == account[by_account[:-1]]
+    cut_before = np.zeros(len(orders), np.int64)
+    cut_before[by_account[1:][follows]] = orders["cancelled"][by_account[:-1][follows]]
+    again = (orders["cause"] == _cascade.RESUBMIT_CAUSE) | (orders["cause"] == _cascade.RETRY_CAUSE)
+    return np.where(again, np.maximum(qty - cut_before, 0), qty).astype(np.float64)
+
+
 class CascadeResult:
     """What a cascade did, with the measurements.
 
@@ -444,11 +465,7 @@ class CascadeResult:
         if len(orders):
             w = orders["wave"].astype(np.int64)
             table["forced_orders"] = np.bincount(w, minlength=top + 1)
-            # A resubmission, or the retry of a cut order, sends again lots its wave
-            # already sent: count each lot once.
-            fresh = ((orders["cause"] != _cascade.RESUBMIT_CAUSE)
-                     & (orders["cause"] != _cascade.RETRY_CAUSE))
-            table["submitted_volume"] = np.bincount(w, weights=orders["qty"] * fresh, minlength=top + 1)
+            table["submitted_volume"] = np.bincount(w, weights=_new_lots(orders), minlength=top + 1)
             table["forced_volume"] = np.bincount(w, weights=orders["filled"], minlength=top + 1)
             _, first = np.unique(orders["account"], return_index=True)
             table["accounts_liquidated"] = np.bincount(w[first], minlength=top + 1)

@@ -56,8 +56,11 @@ class ReferenceCascade:
         self.rule = [int(x) for x in cols["rule"]]
         self.called = [int(x) for x in cols["called"]]
         self.bad_debt = [int(x) for x in cols["bad_debt"]]
-        self.state = ["idle" if s in (_accounts.STATIC, _accounts.HEAP, _accounts.IDLE_NONE)
-                      else "closed" for s in cols["state"]]
+        # As the engine does: a new run starts every account idle (a ledger left blocked or
+        # closed by an earlier run is judged afresh); one still liquidating is refused.
+        if (cols["state"] == _accounts.LIQUIDATING).any():
+            raise ValueError("an account is still liquidating from an earlier run")
+        self.state = ["idle"] * len(cols["state"])
         self.mark_rule = mark
         self.limit = limit
         self.sessions = sessions

@@ -42,6 +42,9 @@ def check_invariants(before, book, bid_volume, ask_volume, result):
         assert len(earlier) and earlier["wave"][-1] == orders["wave"][k]
         if orders["cause"][k] == _cascade.RETRY_CAUSE:
             assert earlier["cancelled"][-1] > 0 and earlier["session"][-1] < orders["session"][k]
+    # A wave sells no more than it sent (each lot counted once however often it is re-sent).
+    waves = result.waves
+    assert (waves["forced_volume"] <= waves["submitted_volume"]).all()
     # Lots: what the accounts lost is what forced orders sold.
     forced = tape[tape["seller"] == _cascade.FORCED_SELLER]
     sold = before["shares"] - accounts.shares

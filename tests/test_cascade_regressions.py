@@ -11,6 +11,7 @@ from engine import _accounts, _cascade
 from engine.accounts import Accounts, MarginRule, PerpRule, SwapRule, REG_T
 from engine.cascade import Cascade, Shock, LiquidityProvider, FORCED_ID_BASE, band_around
 from engine.cascade_reference import ReferenceCascade
+from engine.reference import ReferenceBook
 from engine.testing.cascade_strategies import build_book
 
 
@@ -244,6 +245,20 @@ def test_retries_keep_their_wave_and_are_counted_once():
     assert result.summary()["waves"] == 1
 
 
+def test_a_retry_asking_more_than_was_cut_counts_the_extra_lots_once():
+    # Account 0's ioc restore sale is cut whole (72 lots); its retry, decided next session
+    # at a lower price, asks 77: the wave sent 150 + 72 + 5 new lots and sold 227.
+    a = Accounts.margin(cash=[0], shares=[100], debt=[91_000],
+                        rule=MarginRule(force=1.1, call=None, restore=1.45, policy="restore", style="ioc"))
+    b = Accounts.margin(cash=[0], shares=[150], debt=[140_000],
+                        rule=MarginRule(force=1.1, call=None, restore=1.45, policy="all", style="market"))
+    book = build_book(engine.Book, [(999, 1), (998, 5), (990, 100), (980, 200)], [])
+    result = Cascade(book, Accounts.concat(a, b), sessions=2).run(Shock.sell(1))
+    assert result.orders[["account", "qty", "cancelled", "cause"]].tolist() == [
+        (1, 150, 0, _cascade.PRICE_CAUSE), (0, 72, 72, _cascade.PRICE_CAUSE), (0, 77, 0, _cascade.RETRY_CAUSE)]
+    assert result.waves[["submitted_volume", "forced_volume"]].tolist() == [(1, 0), (227, 227)]
+
+
 def test_margin_call_wave_follows_the_sell_that_made_the_close():
     debt = 999 * 100 * 10 // 12
     acc = Accounts.margin(cash=[0], shares=[100], debt=[debt],
@@ -310,3 +325,84 @@ def test_triggers_of_blocked_accounts_are_current_after_a_run():
     assert acc.trigger[0] == fresh.trigger[0]
     for p in range(960, 1000):
         assert acc.crossed(p)[0] == fresh.crossed(p)[0]
+
+
+# Second cascade review (2026-11-21) -----------------------------------------------
+
+def test_a_restore_quantity_past_int64_sells_the_whole_position():
+    # Ratio basis: the exact lots to restore the line are about 2 * 2**64 with this (valid)
+    # debt; clamped to the position in 128 bits, not wrapped to a few lots.
+    q, p = 100, 999
+    rule = MarginRule(force=1.0, call=None, restore=1.0001, policy="restore", style="market")
+    debt = (2 * 2**64 * p + 10000 * q * p) // 10001
+    assert debt <= 2**62
+    acc = Accounts.margin(cash=[0], shares=[q], debt=[debt], rule=rule)
+    reference = ReferenceCascade(build_book(ReferenceBook, [(999, 1000)], []),
+                                 acc, mark="bid").run(Shock.sell(1))
+    result = Cascade(build_book(engine.Book, [(999, 1000)], []), acc.copy(), mark="bid").run(Shock.sell(1))
+    assert result.orders["qty"].tolist() == [o["qty"] for o in reference.orders] == [q]
+
+
+def test_provider_drop_test_reads_only_prices_the_run_recorded():
+    # Cooldown jumps move the event clock on with no trade: the events jumped over carry
+    # the last price.  Every trade here is at 999 or 998, a one-tick fall, so a provider
+    # that withdraws on a fall of more than one tick never does, whatever the cooldown.
+    for cooldown in (100, 200, 1000):
+        acc = Accounts.margin(cash=[0], shares=[6], debt=[5800], rule=MarginRule(
+            force=1.1, call=None, restore=1.45, policy="all", chunk=2, cooldown=cooldown))
+        lp = LiquidityProvider(size=2, levels=2, every=1, pause=0, drop_ticks=1, window=50)
+        book = build_book(engine.Book, [(1000 - k, 2) for k in range(1, 30)], [])
+        result = Cascade(book, acc, providers=[lp]).run(Shock.sell(3))
+        assert set(result.tape["price"].tolist()) <= {998, 999}
+        assert result.lp_withdrawn == 0, cooldown
+
+
+def test_providers_quote_past_an_earlier_runs_resting_quotes():
+    lp = LiquidityProvider(size=10, levels=3, every=1)
+
+    def population():
+        return Accounts.margin(cash=[0] * 3, shares=[10] * 3, debt=[9000, 8950, 8900],
+                               rule=MarginRule(force=1.1, call=None, restore=1.45, policy="all"))
+
+    book = build_book(engine.Book, [(999, 5), (990, 50), (980, 50)], [])
+    first = Cascade(book, population(), providers=[lp]).run(Shock.sell(5))
+    assert first.lp_quoted > 0
+    again = Cascade(book, population(), providers=[lp]).run(Shock.sell(5))
+    prices, qtys = book.depth(engine.BUY, 100)
+    rebuilt = build_book(engine.Book, list(zip(prices.tolist(), qtys.tolist())), [])
+    assert again.lp_quoted == Cascade(rebuilt, population(), providers=[lp]).run(Shock.sell(5)).lp_quoted > 0
+
+
+def test_bad_shocks_and_settings_are_refused_before_anything_moves():
+    with pytest.raises(ValueError, match="qty"):
+        Shock.sell(2**63)
+    with pytest.raises(ValueError, match="price"):
+        Shock.gap(-5)
+    with pytest.raises(ValueError, match="price"):
+        Shock.gap(2**63)
+    with pytest.raises(ValueError, match="window"):
+        LiquidityProvider(size=1, window=2**61)
+    with pytest.raises(ValueError, match="size"):
+        LiquidityProvider(size=2**63)
+    acc = Accounts.margin(cash=[0], shares=[10], debt=[9000], rule=MarginRule(force=1.1))
+    book = flat_book()
+    with pytest.raises(ValueError, match="seed"):
+        Cascade(book, acc, seed=2**64)
+    with pytest.raises(ValueError, match="limit"):
+        Cascade(book, acc, limit=0.00004)           # rounds to 0 basis points: no band
+    lp = LiquidityProvider(size=50, levels=3, every=1)
+    assert Cascade(book, acc, providers=(p for p in [lp])).providers == (lp,)
+
+
+def test_a_ledger_left_blocked_is_judged_afresh_by_engine_and_reference():
+    rule = MarginRule(force=1.10, call=None, restore=1.45, policy="all", style="market")
+    acc = Accounts.margin(cash=[0], shares=[10], debt=[9500], rule=rule)
+    bids = [(999, 3), (980, 100)]
+    Cascade(build_book(engine.Book, bids, []), acc, limit=0.01).run(Shock.sell(1))
+    assert _accounts.STATE_NAMES[int(acc.state[0])] == "blocked"     # the band cut its sale
+    reference = ReferenceCascade(build_book(ReferenceBook, bids, []), acc).run(Shock.sell(1))
+    again = acc.copy()
+    result = Cascade(build_book(engine.Book, bids, []), again).run(Shock.sell(1))
+    assert result.orders[["account", "qty", "filled"]].tolist() == \
+        [(o["account"], o["qty"], o["filled"]) for o in reference.orders] == [(0, 8, 8)]
+    assert again.shares.tolist() == reference.shares == [0]
