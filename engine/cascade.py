@@ -242,9 +242,9 @@ class Cascade:
         if mark not in ("last", "bid", "mid"):
             raise ValueError(f"mark must be 'last', 'bid' or 'mid', got {mark!r}")
         if limit is not None and not (isinstance(limit, (int, float)) and math.isfinite(limit)
-                                      and 0.0001 <= round(limit, 4) < 1):
+                                      and 0 < limit < 1 and round(limit * 10000) >= 1):
             # band_around takes the limit to the basis point: less would be a zero-width band
-            raise ValueError(f"limit must be a fraction in [0.0001, 1) (at least a basis point) "
+            raise ValueError(f"limit must be a fraction in (0, 1) of at least a basis point, "
                              f"or None, got {limit!r}")
         if (isinstance(sessions, bool) or not isinstance(sessions, (int, np.integer))
                 or not 1 <= sessions <= 32767):
@@ -376,7 +376,7 @@ def _new_lots(orders):
     cut_before = np.zeros(len(orders), np.int64)
     cut_before[by_account[1:][follows]] = orders["cancelled"][by_account[:-1][follows]]
     again = (orders["cause"] == _cascade.RESUBMIT_CAUSE) | (orders["cause"] == _cascade.RETRY_CAUSE)
-    return np.where(again, np.maximum(qty - cut_before, 0), qty).astype(np.float64)
+    return np.where(again, np.maximum(qty - cut_before, 0), qty)
 
 
 class CascadeResult:
@@ -465,8 +465,9 @@ class CascadeResult:
         if len(orders):
             w = orders["wave"].astype(np.int64)
             table["forced_orders"] = np.bincount(w, minlength=top + 1)
-            table["submitted_volume"] = np.bincount(w, weights=_new_lots(orders), minlength=top + 1)
-            table["forced_volume"] = np.bincount(w, weights=orders["filled"], minlength=top + 1)
+            # Exact int64 sums (float weights would round past 2**53 lots).
+            np.add.at(table["submitted_volume"], w, _new_lots(orders))
+            np.add.at(table["forced_volume"], w, orders["filled"].astype(np.int64))
             _, first = np.unique(orders["account"], return_index=True)
             table["accounts_liquidated"] = np.bincount(w[first], minlength=top + 1)
         if self.shock.kind == "sell":
