@@ -339,8 +339,8 @@ cdef class Book:
         return 0
 
     cdef int _refuse_busy(self) except -1:
-        raise RuntimeError("this Book is running a batch in another thread: a Book takes one "
-                           "call at a time (give each thread its own Book, or wait for the batch)")
+        raise RuntimeError("this Book is running a batch or a cascade step in another thread: a "
+                           "Book takes one call at a time (give each thread its own Book, or wait)")
 
     cdef int _enter(self) except -1:
         """Before running messages without the GIL: refuse if another thread is, then hold
@@ -975,6 +975,8 @@ cdef class Book:
         TypeError, ValueError
             If `orders` is not a one-dimensional structured array whose integer
             fields fit ORDER_DTYPE (the message names the field).
+        RuntimeError
+            If another thread is running a batch (or a cascade step) on this book.
         """
         orders = _check_orders(orders)
         cdef int64_t n = orders.shape[0]

@@ -24,8 +24,6 @@ from libc.string cimport memcpy
 from libc.stdint cimport int8_t, uint8_t, int16_t, int32_t, int64_t, uint64_t, INT64_MAX, INT64_MIN
 
 import numpy as np
-
-from engine._records import Reject
 cimport numpy as cnp
 
 from engine._types cimport price_t, qty_t, oid_t, owner_t, side_t, idx_t
@@ -34,6 +32,7 @@ from engine._accounts cimport (
     Accounts, Rule, KIND_PERP, STYLE_MARKET, STYLE_IOC, STYLE_FLOOR,
     ST_STATIC, ST_HEAP, ST_LIQUIDATING, ST_BLOCKED, ST_CLOSED, ST_IDLE_NONE,
 )
+from engine._records import Reject
 
 cnp.import_array()
 
