@@ -330,6 +330,7 @@ class Cascade:
             engine._after_gap(shock.price)
         bid_after_shock = book.best_bid()
         sessions = []
+        stopped = None
         for s in range(self.sessions):
             sent_before = engine.order_count - engine.unsent
             if s > 0:
@@ -337,8 +338,14 @@ class Cascade:
                         or engine.unsent):
                     break
                 # Without a limit the band stays as it is.
-                bands.append(self._set_band(sessions[-1]["close"]) if self.limit is not None
-                             else book.band)
+                try:
+                    bands.append(self._set_band(sessions[-1]["close"]) if self.limit is not None
+                                 else book.band)
+                except ValueError as error:
+                    # The book's grid cannot hold this session's band with the orders resting
+                    # (set_band refused it and changed nothing): the run ends at the last close.
+                    stopped = f"session {s} not opened: {error}"
+                    break
                 engine._open_session(s, self.queued == "resubmit")
             engine._run_session()
             close = session_close(engine.last_price, book)
@@ -356,7 +363,8 @@ class Cascade:
             engine=engine, accounts=self.accounts, book=book, shock=shock, start_price=start_bid,
             start_ask=start_ask, initial_depth=(initial_prices, initial_qtys),
             bid_after_shock=bid_after_shock, withdrawn=withdrawn, sessions=sessions,
-            elapsed=0.0, limit=self.limit, bad_debt_before=self._bad_debt_before)   # run() times it
+            elapsed=0.0, limit=self.limit, bad_debt_before=self._bad_debt_before,   # run() times it
+            stopped=stopped)
 
     def _set_band(self, close):
         lo, hi = session_band(close, self.limit, self.book.best_bid(), self.book.best_ask())
@@ -411,11 +419,17 @@ class CascadeResult:
         the close, best bid at the close.
     bad_debt : int
         Bad debt recorded by this run (tick-lots), taken at its end.
+    stopped : str or None
+        Why the run ended before its last session with forced orders still to run (a
+        session's band the book's grid cannot hold), or None.  The book and ledger are as
+        at the last close: forced orders may still rest, their accounts ``liquidating``.
     """
 
     def __init__(self, engine, accounts, book, shock, start_price, start_ask, initial_depth,
-                 bid_after_shock, withdrawn, sessions, elapsed, limit, bad_debt_before=0):
+                 bid_after_shock, withdrawn, sessions, elapsed, limit, bad_debt_before=0,
+                 stopped=None):
         self.accounts = accounts
+        self.stopped = stopped
         self.book = book
         self.shock = shock
         self.start_price = int(start_price)
@@ -507,8 +521,8 @@ class CascadeResult:
         ``max_sweep_empty_levels``, ``volume_at`` (cumulative forced volume, the shock
         excluded, at which the given fractions of the depth within each distance were
         gone: 0 when the shock alone ate them),
-        ``sessions``, ``events``, ``rejects`` (forced orders the book refused: an id
-        clash; should be 0), ``seconds``.  Without the tape (``record_tape=False``)
+        ``sessions``, ``stopped`` (why the run ended early, or None), ``events``,
+        ``rejects`` (forced orders the book refused: an id clash; should be 0), ``seconds``.  Without the tape (``record_tape=False``)
         only the keys that do not need it are present.
         """
         orders = self.orders
@@ -530,6 +544,7 @@ class CascadeResult:
             "amplification": ((self.shock_filled + self.forced_volume) / self.shock_filled
                               if self.shock_filled else None),
             "sessions": len(self.sessions),
+            "stopped": self.stopped,
             "rejects": self.rejects,
             "events": self.events,
             "seconds": self.elapsed,

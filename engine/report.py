@@ -160,6 +160,8 @@ def format_report(result, distances=(100, 500, 1000, None), tick_value=0.01, lot
         volume = int(tape["qty"][forced_rows & (tape["session"] == row["session"])].sum())
         lines.append(f"{row['session'] + 1:>7}  {_price(lo):>9} - {_price(hi):<9}  "
                      f"{_price(row['close']):>9}  {volume:>11,}  {row['queued_at_close']:>15,}")
+    if s["stopped"]:
+        lines.append(f"Stopped early: {s['stopped']}")
     lines.append("")
     lines.append("Cascade")
     lines.append(f"  forced orders            {s['forced_orders']:,}")

@@ -12,6 +12,7 @@ from engine.accounts import Accounts, MarginRule, PerpRule, SwapRule, REG_T
 from engine.cascade import Cascade, Shock, LiquidityProvider, FORCED_ID_BASE, band_around
 from engine.cascade_reference import ReferenceCascade
 from engine.reference import ReferenceBook
+from engine.report import format_report
 from engine.testing.cascade_strategies import build_book
 
 
@@ -406,3 +407,24 @@ def test_a_ledger_left_blocked_is_judged_afresh_by_engine_and_reference():
     assert result.orders[["account", "qty", "filled"]].tolist() == \
         [(o["account"], o["qty"], o["filled"]) for o in reference.orders] == [(0, 8, 8)]
     assert again.shares.tolist() == reference.shares == [0]
+
+
+def test_a_session_band_the_grid_cannot_hold_ends_the_run_with_a_reason():
+    # At 10^8 ticks a 5% band is 10^7 ticks wide; from session 3 the band and the forced
+    # sell queued at an earlier floor span more than MAX_LEVELS.  The run used to raise
+    # mid-way with no result; it now ends at the last close and says why.
+    mid = 100_000_000
+    rule = MarginRule(force=1.1, call=None, restore=1.45, policy="all", style="floor")
+    acc = Accounts.margin(cash=[0], shares=[1000], debt=[mid * 1000 * 10 // 11 + 10**6], rule=rule)
+    book = build_book(engine.Book, [(mid - 1, 1)], [(mid + 1, 5)], band=(mid - 500, mid + 500))
+    result = Cascade(book, acc, limit=0.05, sessions=6).run(Shock.sell(1))
+    assert len(result.sessions) == 3
+    assert result.stopped.startswith("session 3 not opened") and "ticks" in result.stopped
+    assert result.summary()["stopped"] == result.stopped
+    assert book.band == result.sessions[-1]["band"]           # set_band refused, changed nothing
+    book.check_invariants()
+    assert _accounts.STATE_NAMES[int(acc.state[0])] == "liquidating"
+    assert "Stopped early: session 3" in format_report(result)
+    normal = Cascade(flat_book(), Accounts.margin(cash=[0], shares=[10], debt=[9000],
+                                                  rule=MarginRule(force=1.1))).run(Shock.sell(5))
+    assert normal.stopped is None and normal.summary()["stopped"] is None
