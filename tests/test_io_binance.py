@@ -142,3 +142,11 @@ def test_a_disagreeing_ticker_is_reported(tmp_path):
     report = binance.replay(write(tmp_path / "wrong.gz", records))
     assert (report.tickers_aligned, report.tickers_agreeing, report.tickers_price_agreeing) == (4, 3, 4)
     assert "wrong.gz:6" in report.first_disagreement and "bid qty file 1.300 engine 1.200" in report.first_disagreement
+
+
+def test_a_snapshot_with_one_side_empty_seeds_the_other(tmp_path):
+    snapshot = {"lastUpdateId": 10, "bids": [], "asks": [["60000.0", "1.000"]]}
+    seeded = binance.snapshot_book(write(tmp_path / "asks.gz", [snapshot]))
+    assert seeded.best_bid() is None and seeded.best_ask() == 600000
+    lo, hi = seeded.band
+    assert lo < 600000 < hi

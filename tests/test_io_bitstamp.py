@@ -79,6 +79,9 @@ def test_small_log_agrees_with_every_snapshot(tmp_path):
     ('1430438404999 order_created {"price": "1.00", "amount": "1.000000001", "id": 5, "order_type": 0}',
      "amount", "finer than the unit"),
     ('1430438404999 order_book {"bids": [["1.00"]], "asks": []}', "bids", "[price, amount]"),
+    ('1430438404999 order_created {"price": "1.00", "amount": "1", "id": 5, "order_type": true}',
+     "order_type", "expected 0 or 1"),                            # JSON true is not side 1
+    ('1430438404999 trade {"price": "1.00", "amount": "-0.5"}', "amount", "must be positive"),
 ])
 def test_malformed_lines(tmp_path, raw, field, problem):
     path = write(tmp_path / "bad.log.xz", small_log()[:2], raw_lines=[raw])
@@ -131,3 +134,13 @@ def test_a_disagreeing_snapshot_is_reported(tmp_path):
     report = bitstamp.replay(write(tmp_path / "wrong.log.xz", records))
     assert report.snapshots_agreeing == 2 and report.levels_differing == 1
     assert "bid level 1: file 99.00 x 4.50000000, engine 99.00 x 4.00000000" in report.first_disagreement
+
+
+def test_a_snapshot_with_one_side_empty_centres_the_band_on_the_other(tmp_path):
+    # The rows are zero-padded to 20 levels: a missing bid side is not a bid at 0.
+    path = write(tmp_path / "asks.log.xz", [book([], [("236.50", "1.00000000")])])
+    seeded = bitstamp.snapshot_book(path)
+    lo, hi = seeded.band
+    assert lo < 23650 < hi and (lo + hi) // 2 in range(23640, 23660)
+    assert seeded.best_bid() is None and seeded.best_ask() == 23650
+    seeded.limit(99, SELL, 23660, 1)                              # inside the band

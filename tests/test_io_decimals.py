@@ -56,3 +56,9 @@ def test_large_batches_parse_in_chunks():
     values = np.arange(300_000, dtype=np.int64) * 7 - 1_000_000
     text = np.array(to_units(values, 2))
     assert np.array_equal(parse_fixed(text, 2), values)
+
+
+def test_leading_zeros_do_not_count_towards_overflow():
+    assert parse_fixed(["0000000000000000001", "00000000000000001.00"], 2).tolist() == [100, 100]
+    with pytest.raises(FormatError, match="overflows"):
+        parse_fixed(["100000000000000000.00"], 2)                 # 10**19 > INT64_MAX

@@ -206,3 +206,23 @@ def test_pre_existing_orders_deeper_than_the_first_row_are_discovered(tmp_path):
     assert report.rows_differing == 0, report.first_difference
     assert report.discovered_levels > 0 and report.discovered_volume > 0
     assert report.unseen_pre_existing > 0 and report.rejected == 0
+
+
+def test_every_rejected_message_is_counted(tmp_path):
+    # Order 11 is deleted twice: the second CANCEL is rejected (UNKNOWN_ID, an even code).
+    messages = tmp_path / "m.csv"
+    messages.write_text("34200.0,1,11,100,5850000,1\n34200.1,3,11,100,5850000,1\n"
+                        "34200.2,3,11,100,5850000,1\n")
+    row = lambda bid_qty: f"5860000,100,{'5850000' if bid_qty else '-9999999999'},{bid_qty}"
+    book = tmp_path / "o.csv"
+    book.write_text("\n".join([row(100), row(0), row(0)]) + "\n")
+    report = lobster.replay(messages, book)
+    assert report.rejected == 1 and report.unseen_pre_existing == 0
+
+
+def test_seeding_refuses_a_price_the_tick_does_not_divide(tmp_path):
+    book = tmp_path / "o.csv"
+    book.write_text("5850050,100,5840000,200\n")
+    with pytest.raises(ValueError, match="5850050"):
+        lobster.book_from_orderbook(book, tick=100)
+    assert lobster.book_from_orderbook(book, tick=50).best_ask() == 117001

@@ -71,6 +71,23 @@ def band_around(low, high, fraction=0.5, lowest=1):
     return lo, hi
 
 
+def touch_mid(bid_prices, ask_prices):
+    """The mid of the best bid and the best ask in ticks, where a seeded book's band is
+    centred; the one side's best when the other side has no levels.
+
+    Raises
+    ------
+    ValueError
+        If neither side has a level.
+    """
+    bids, asks = np.asarray(bid_prices), np.asarray(ask_prices)
+    if not len(bids) and not len(asks):
+        raise ValueError("the snapshot has no levels on either side: no price to centre a band on")
+    best_bid = int(bids.max()) if len(bids) else int(asks.min())
+    best_ask = int(asks.min()) if len(asks) else int(bids.max())
+    return (best_bid + best_ask) // 2
+
+
 def levels_book(bid_prices, bid_qtys, ask_prices, ask_qtys, band):
     """A Book holding one synthetic resting order per level (id `level_id`).
 

@@ -23,7 +23,7 @@ from itertools import chain
 import numpy as np
 
 from engine import BUY, SELL, LIMIT, CANCEL
-from engine.io._common import band_around, level_id, levels_book, orders as empty_orders
+from engine.io._common import band_around, level_id, levels_book, orders as empty_orders, touch_mid
 from engine.io.decimals import FormatError, open_text, parse_fixed, to_units
 
 __all__ = ["load", "replay", "snapshot_book", "BinanceData", "BinanceReport", "SequenceGap",
@@ -343,7 +343,7 @@ def snapshot_band(data, band_fraction=0.5):
     """The band of a replay or seeded book: `band_fraction` of the snapshot's mid price
     either side of it (crypto has no limit-up / limit-down; levels quoted further away,
     such as bids at 560 USDT, stay out of the book)."""
-    mid = (int(data.snapshot_bids[0].max()) + int(data.snapshot_asks[0].min())) // 2
+    mid = touch_mid(data.snapshot_bids[0], data.snapshot_asks[0])
     return band_around(mid, mid, band_fraction)
 
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine import BUY, SELL, LIMIT, CANCEL, REDUCE, ORDER_DTYPE
-from engine.io._common import band_around, level_id, levels_book
+from engine.io._common import band_around, level_id, levels_book, touch_mid
 from engine.io.decimals import FormatError, open_text, parse_fixed, to_units
 
 __all__ = ["load", "replay", "snapshot_book", "BitstampData", "BitstampReport",
@@ -175,7 +175,7 @@ def load(path):
                 order_id, order_type = data.get("id"), data.get("order_type")
                 if not isinstance(order_id, int) or isinstance(order_id, bool):
                     raise FormatError(path, number, "id", f"expected an integer, got {order_id!r}")
-                if order_type not in (0, 1):
+                if isinstance(order_type, bool) or order_type not in (0, 1):
                     raise FormatError(path, number, "order_type", f"expected 0 or 1, got {order_type!r}")
                 if not isinstance(price, str) or not isinstance(amount, str):
                     raise FormatError(path, number, "price" if not isinstance(price, str) else "amount",
@@ -190,7 +190,7 @@ def load(path):
     price_array = _column(prices, is_trade, PRICE_SCALE, path, line_array, "price")
     amount_array = _column(amounts, is_trade, QTY_SCALE, path, line_array, "amount")
     orders = kind_array <= DELETED
-    bad = np.flatnonzero(orders & ((price_array <= 0) | (amount_array < 0)))
+    bad = np.flatnonzero((orders | is_trade) & ((price_array <= 0) | (amount_array < 0)))
     if len(bad):
         row = int(bad[0])
         raise FormatError(path, int(line_array[row]), "price" if price_array[row] <= 0 else "amount",
@@ -230,7 +230,7 @@ def snapshot_book(source, index=0, band_fraction=0.5):
     data = source if isinstance(source, BitstampData) else load(source)
     bid_p, bid_q = data.snapshot_bids[0][index], data.snapshot_bids[1][index]
     ask_p, ask_q = data.snapshot_asks[0][index], data.snapshot_asks[1][index]
-    mid = (int(bid_p[0]) + int(ask_p[0])) // 2
+    mid = touch_mid(bid_p[bid_q > 0], ask_p[ask_q > 0])     # rows are zero-padded to 20 levels
     return levels_book(bid_p, bid_q, ask_p, ask_q, band_around(mid, mid, band_fraction))
 
 

@@ -102,12 +102,13 @@ def _parse_block(block, scale, rounding):
     sign_position = (positions == 0) & negative[:, None]
     allowed = digit | dot | sign_position | ~inside
     dot_at = np.where(dots == 1, dot.argmax(1), length)
-    start = negative.astype(np.int64)
     bad = ~allowed.all(1) | (dots > 1) | ~digit.any(1)
     # Power of ten each digit carries in the scaled integer.
     power = np.where(positions < dot_at[:, None], dot_at[:, None] - 1 - positions + scale,
                      scale - (positions - dot_at[:, None]))
-    integer_digits = dot_at - start
+    # Digits from the first significant one (leading zeros do not count towards overflow).
+    significant = digit & (b != 48) & (positions < dot_at[:, None])
+    integer_digits = dot_at - np.where(significant.any(1), significant.argmax(1), dot_at)
     bad |= integer_digits + scale > MAX_DIGITS
     values_digits = np.where(digit, b.astype(np.int64) - 48, 0)
     kept = digit & (power >= 0)

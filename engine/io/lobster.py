@@ -190,6 +190,10 @@ def book_from_orderbook(orderbook_csv, row=0, tick=None, band_fraction=0.5, firs
 
 
 def _seed(bids, asks, tick, band):
+    """A book of the price levels `bids` and `asks` (price -> qty, in LOBSTER price units)."""
+    odd = [price for price in list(bids) + list(asks) if price % tick]
+    if odd:
+        raise ValueError(f"orderbook price {odd[0]} is not a multiple of the tick {tick}")
     return levels_book(np.array(list(bids), np.int64) // tick, np.array(list(bids.values()), np.int64),
                        np.array(list(asks), np.int64) // tick, np.array(list(asks.values()), np.int64),
                        band)
@@ -449,7 +453,7 @@ def replay(message_csv, orderbook_csv, levels=None, stop_at=None, *, tick=None, 
         cross_trades=int(np.count_nonzero(kinds == CROSS_TRADE)),
         halts=int(np.count_nonzero(kinds == HALT)),
         pre_existing_messages=int(np.count_nonzero(pre_existing[:stop])),
-        rejected=int(np.count_nonzero(batch.reject & ~unseen)), unseen_pre_existing=int(unseen.sum()),
+        rejected=int(np.count_nonzero((batch.reject != 0) & ~unseen)), unseen_pre_existing=int(unseen.sum()),
         short_reductions=short, executed_volume=int(batch.filled[executed].sum()),
         engine_trades=int(np.count_nonzero(batch.fills["taker_id"] != -1)), parse_seconds=parse_seconds,
         engine_seconds=engine_seconds, check_seconds=check_seconds)
