@@ -150,3 +150,12 @@ def test_a_snapshot_with_one_side_empty_seeds_the_other(tmp_path):
     assert seeded.best_bid() is None and seeded.best_ask() == 600000
     lo, hi = seeded.band
     assert lo < 600000 < hi
+
+
+@pytest.mark.parametrize("bids, field", [([["100.0", "-1.000"]], "bids.qty"), ([["0.0", "1.000"]], "bids.price"),
+                                         ([["100.0", "0.000"]], "bids.qty")])
+def test_a_snapshot_level_that_is_not_positive_is_refused(tmp_path, bids, field):
+    snapshot = {"lastUpdateId": 10, "bids": bids, "asks": [["100.1", "1.000"]]}
+    with pytest.raises(FormatError) as raised:
+        binance.load(write(tmp_path / "bad.gz", [snapshot]))
+    assert raised.value.field == field and "must be positive" in str(raised.value)

@@ -202,10 +202,15 @@ def load(path):
 
     def side_levels(pairs, name):
         at = [snap_line] * len(pairs)
-        return (parse_fixed([p for p, _ in pairs] or [b"1"], PRICE_SCALE, path=path, lines=at or [snap_line],
-                            field=f"{name}.price")[:len(pairs)],
-                parse_fixed([q for _, q in pairs] or [b"1"], QTY_SCALE, path=path, lines=at or [snap_line],
-                            field=f"{name}.qty")[:len(pairs)])
+        level_prices = parse_fixed([p for p, _ in pairs] or [b"1"], PRICE_SCALE, path=path,
+                                   lines=at or [snap_line], field=f"{name}.price")[:len(pairs)]
+        level_qtys = parse_fixed([q for _, q in pairs] or [b"1"], QTY_SCALE, path=path,
+                                 lines=at or [snap_line], field=f"{name}.qty")[:len(pairs)]
+        # A snapshot lists resting levels: a price or quantity that is not positive is no level.
+        if len(pairs) and (level_prices.min() <= 0 or level_qtys.min() <= 0):
+            field = "price" if level_prices.min() <= 0 else "qty"
+            raise FormatError(path, snap_line, f"{name}.{field}", "must be positive")
+        return level_prices, level_qtys
 
     tickers = np.array(ticker_text, dtype=object).reshape(-1, 4)
     ticker_lines = np.array(ticker_line, np.int64)
