@@ -15,6 +15,17 @@ def _cmd_demo(args):
     return 0
 
 
+def _count(text):
+    """An argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="firesale",
@@ -25,7 +36,7 @@ def build_parser():
     demo = commands.add_parser("demo", help="the order book alone: forced market sells walking "
                                             "down a seeded book")
     demo.add_argument("--seed", type=int, default=7)
-    demo.add_argument("--sells", type=int, default=60_000, help="number of forced market sells")
+    demo.add_argument("--sells", type=_count, default=60_000, help="number of forced market sells")
     demo.add_argument("--json", action="store_true", help="print the measurements as JSON")
     demo.set_defaults(func=_cmd_demo)
 

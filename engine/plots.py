@@ -384,10 +384,10 @@ def plot_sweep(rows, keys, metric, path, title=None):
     x_key = keys[0]
     line_key = keys[1] if len(keys) > 1 else None
     fig, ax = plt.subplots(figsize=(8, 5.5), dpi=100)
-    line_values = sorted({_key(r[line_key]) for r in good}) if line_key else [None]
+    line_values = sorted({_key(r[line_key]) for r in good}, key=_order) if line_key else [None]
     for lv in line_values:
         subset = [r for r in good if line_key is None or _key(r[line_key]) == lv]
-        xs = sorted({_key(r[x_key]) for r in subset})
+        xs = sorted({_key(r[x_key]) for r in subset}, key=_order)    # numbers, then words
         mean, lo, hi = [], [], []
         for x in xs:
             values = [_number(r[metric]) for r in subset if _key(r[x_key]) == x]

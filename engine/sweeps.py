@@ -419,6 +419,12 @@ def sweep(scenario, grid, seeds=4, executor=None, *, master_seed=None, out=None,
     for key, values in grid.items():
         if not values:
             raise ValueError(f"grid {key!r} has no values")
+        if key in _ROW_COLUMNS:
+            raise ValueError(f"grid key {key!r} names a column every row has"
+                             + (": vary the seed with seeds=... (--seeds)" if key == "seed" else ""))
+        for value in values:
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"grid {key!r} value {value!r} is not a finite number")
     master = base["seed"] if master_seed is None else int(master_seed)
     run_seeds = seed_list(seeds, master)
     keys = list(grid)
@@ -477,7 +483,7 @@ def sweep(scenario, grid, seeds=4, executor=None, *, master_seed=None, out=None,
                 row = _failed(task, error)
             rows[task[0]] = row
             if log is not None:
-                log.write(json.dumps(row, allow_nan=False) + "\n")
+                log.write(json.dumps(_json_safe(row), allow_nan=False) + "\n")
                 log.flush()
             if bar is not None:
                 bar.update(1)
@@ -496,6 +502,16 @@ def sweep(scenario, grid, seeds=4, executor=None, *, master_seed=None, out=None,
         if plots and keys:
             files.update(_plot(ordered, keys, metrics, out))
     return result
+
+
+def _json_safe(row):
+    """`row` for the JSON log: a measurement that is not a finite number (a ratio over
+    nothing) is written as null, as the CSV leaves it empty."""
+    return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in row.items()}
+
+
+# Columns every row has, so no grid key may take their names.
+_ROW_COLUMNS = ("run", "seed_index", "seed", "status", "error", "traceback", "seconds")
 
 
 def _failed(task, error):

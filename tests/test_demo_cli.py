@@ -53,3 +53,8 @@ def test_cli_demo_json_and_version():
 def test_cli_without_command_prints_help_and_fails():
     done = _firesale()
     assert done.returncode == 2 and "usage" in done.stdout
+
+
+def test_cli_demo_refuses_a_count_below_one():
+    done = _firesale("demo", "--sells", "-5")
+    assert done.returncode == 2 and "--sells: expected an integer >= 1, got -5" in done.stderr

@@ -69,6 +69,9 @@ def test_minimal_file_gets_every_default():
     ('[book]\nkind = "humped"\nprice = 3000', "book.price", "a price above 6000 ticks"),
     ('[book]\nkind = "recorded"\nname = "nasdaq"', "book.name", "one of"),
     ('[book]\ndepth_per_tick = -1.0', "book.depth_per_tick", "a number > 0"),
+    ('[book]\nprice = 7000\nbid_levels = 7000', "book.bid_levels", "fewer than price (7000)"),
+    ('[book]\nprice = 7000\nask_levels = 7001', "book.ask_levels", "at most price (7000)"),
+    ('[shock]\nkind = "sell"\nqty = 5\nwithin = 0.5', "shock.within", "only with depth_fraction"),
 ])
 def test_bad_fields_name_the_file_the_field_and_what_was_expected(edit, field, expected):
     base = tomllib.loads(MINIMAL)
@@ -91,6 +94,10 @@ def test_account_group_errors():
                            'leverage = {dist = "uniform", low = 0.5, high = 3}')
     error = _error(text)
     assert error.field == "accounts[0].leverage.low" and "values >= 1.0" in str(error)
+    for clipped in ('{dist = "uniform", low = 2, high = 3, max = 0.5}',
+                    '{dist = "choice", values = [2, 3], max = 0.5}'):   # an upper clip below 1
+        error = _error(text.replace('{dist = "uniform", low = 0.5, high = 3}', clipped))
+        assert error.field == "accounts[0].leverage.max" and "values >= 1.0" in str(error)
     error = _error(MINIMAL.replace('kind = "margin"', 'kind = "bond"'))
     assert error.field == "accounts[0].kind"
     error = _error(MINIMAL.replace("count = 500", "count = 500\nmedian_ratio = 0.9"))

@@ -149,3 +149,21 @@ def test_same_table_serial_process_pool_and_dask(tmp_path, monkeypatch):
     # and the grid matters: the most levered population loses more accounts
     liquidated = np.array([float(r["accounts_liquidated"]) for r in reference]).reshape(2, 2, 2)
     assert liquidated[0].mean() > liquidated[1].mean()
+
+
+def test_grid_values_and_keys_that_no_row_could_record_are_refused(tmp_path):
+    # A non-finite value has no JSON form for runs.jsonl; a key named like a row column (seed
+    # above all: each run's seed comes from the master seed) would be overwritten or ignored.
+    with pytest.raises(ValueError, match="not a finite number"):
+        sweep(SMALL, {"scale": [0.01, float("inf")]}, seeds=1, executor=SerialExecutor(), out=tmp_path)
+    with pytest.raises(ValueError, match="seeds="):
+        sweep(SMALL, {"seed": [1, 2]}, seeds=1, executor=SerialExecutor())
+    assert not (tmp_path / "runs.jsonl").exists() or not (tmp_path / "runs.jsonl").read_text()
+
+
+def test_a_grid_axis_of_numbers_and_words_is_plotted(tmp_path):
+    result = sweep(SMALL, {"session.limit": [0.1, "none"]}, seeds=1, executor=SerialExecutor(),
+                   master_seed=3, out=tmp_path)
+    assert [r["status"] for r in result.rows] == ["ok", "ok"]
+    plots = [p for k, p in result.files.items() if k.startswith("plot:")]
+    assert plots and all(Path(p).stat().st_size > 1000 for p in plots)

@@ -399,6 +399,8 @@ def _check_floor(c, dist, path, floor):
         low, where = dist.get("min"), "min"
         if low is None:
             c.fail(f"{path}.min", f"a lower clip >= {floor} (a lognormal can fall below it)")
+    if dist.get("max") is not None and dist["max"] < low:      # an upper clip below the rest
+        low, where = dist["max"], "max"
     if low < floor:
         c.fail(f"{path}.{where}", f"values >= {floor}", dist.get(where))
 
@@ -449,6 +451,9 @@ def _shock(c, raw):
             c.fail(f"{path}.qty", "exactly one of qty (lots) or depth_fraction",
                    table.get("qty", table.get("depth_fraction")))
         if "qty" in table:
+            if "within" in table:
+                c.fail(f"{path}.within", "only with depth_fraction (a qty is a number of lots)",
+                       table["within"])
             return {"kind": kind, "qty": c.integer(table, "qty", path, minimum=1)}
         return {"kind": kind,
                 "depth_fraction": c.number(table, "depth_fraction", path, above=0),
@@ -524,6 +529,15 @@ def validate(raw, source="<dict>"):
         c.fail("book.price", f"a price above {_MARGIN_SETUP_LEVELS} ticks when the scenario has "
                "margin accounts (use a smaller tick_value to keep the currency price)",
                out["book"]["price"])
+    book = out["book"]
+    if book["kind"] == "humped":
+        # One level a tick on each side of `price`, inside the book's band [1, 2 x price].
+        if book["bid_levels"] >= book["price"]:
+            c.fail("book.bid_levels", f"fewer than price ({book['price']}): bids one a tick "
+                   "below it must stay above 0", book["bid_levels"])
+        if book["ask_levels"] > book["price"]:
+            c.fail("book.ask_levels", f"at most price ({book['price']}): asks one a tick above "
+                   "it must stay within 2 x price", book["ask_levels"])
     providers = raw.get("providers", [])
     if not isinstance(providers, list):
         c.fail("providers", "an array of [[providers]] tables", providers)
