@@ -51,6 +51,11 @@ static pthread_once_t engine_cache_fork_once = PTHREAD_ONCE_INIT;
 static void engine_cache_guard_fork(void) {
     pthread_atfork(engine_cache_before_fork, engine_cache_after_fork, engine_cache_after_fork);
 }
+/* Take the cache's lock (the first taker registers the fork handlers). */
+static inline void engine_cache_take(void) {
+    pthread_once(&engine_cache_fork_once, engine_cache_guard_fork);
+    pthread_mutex_lock(&engine_cache_lock);
+}
 
 /* A mapping of `length` bytes (page multiple): a kept one remapped to that size, its pages
  * already in, or a new one with huge pages asked for on all of it (advice on part of a
@@ -60,8 +65,7 @@ static inline void* engine_map_new(size_t length) {
     void* q;
     size_t have = 0;
     int i, pick = -1;
-    pthread_once(&engine_cache_fork_once, engine_cache_guard_fork);
-    pthread_mutex_lock(&engine_cache_lock);
+    engine_cache_take();
     for (i = 0; i < ENGINE_CACHE_SLOTS; i++) {   /* the smallest that fits, else the largest */
         if (engine_cache[i].p == NULL) continue;
         if (pick < 0) { pick = i; continue; }
@@ -92,8 +96,7 @@ static inline void* engine_map_new(size_t length) {
 /* Give back a mapping of `length` bytes (page multiple): kept if there is room, else unmapped. */
 static inline void engine_map_release(void* p, size_t length) {
     int i;
-    pthread_once(&engine_cache_fork_once, engine_cache_guard_fork);
-    pthread_mutex_lock(&engine_cache_lock);
+    engine_cache_take();
     if (length <= ENGINE_CACHE_MAX - engine_cache_total) {
         for (i = 0; i < ENGINE_CACHE_SLOTS; i++) {
             if (engine_cache[i].p == NULL) {

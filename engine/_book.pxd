@@ -102,8 +102,6 @@ cdef class Book:
     cdef _allocate_grid(self, price_t base, int64_t span)
     cdef inline int _check_idle(self) except -1
     cdef int _refuse_busy(self) except -1
-    cdef int _enter(self) except -1
-    cdef void _leave(self) noexcept
     cdef _Held held(self)
     cdef _regrid(self, price_t base, int64_t span)
     cdef inline qty_t _call(self, oid_t id, int64_t side, int kind, price_t price, qty_t qty,

@@ -269,10 +269,13 @@ cdef class _Held:
     """The context of `Book.held`: the book refuses other threads' calls inside it."""
 
     def __enter__(self):
-        self.book._enter()
+        # Refuse if another thread holds the book, then hold it (the GIL makes the check
+        # and the set one step).
+        self.book._check_idle()
+        self.book.busy = True
 
     def __exit__(self, *exc):
-        self.book._leave()
+        self.book.busy = False
 
 
 @cython.final
@@ -341,16 +344,6 @@ cdef class Book:
     cdef int _refuse_busy(self) except -1:
         raise RuntimeError("this Book is running a batch or a cascade step in another thread: a "
                            "Book takes one call at a time (give each thread its own Book, or wait)")
-
-    cdef int _enter(self) except -1:
-        """Before running messages without the GIL: refuse if another thread is, then hold
-        the book (the GIL makes the check and the set one step)."""
-        self._check_idle()
-        self.busy = True
-        return 0
-
-    cdef void _leave(self) noexcept:
-        self.busy = False
 
     cdef _Held held(self):
         """``with book.held():`` around a block that changes the book without the GIL."""

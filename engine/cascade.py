@@ -522,8 +522,8 @@ class CascadeResult:
         excluded, at which the given fractions of the depth within each distance were
         gone: 0 when the shock alone ate them),
         ``sessions``, ``stopped`` (why the run ended early, or None), ``events``,
-        ``rejects`` (forced orders the book refused: an id clash; should be 0), ``seconds``.  Without the tape (``record_tape=False``)
-        only the keys that do not need it are present.
+        ``rejects`` (forced orders the book refused: an id clash; should be 0), ``seconds``.
+        Without the tape (``record_tape=False``) only the keys that do not need it are present.
         """
         orders = self.orders
         prices, qtys = self.initial_depth
