@@ -24,8 +24,16 @@
 
 #define ENGINE_MAP_MIN ((size_t)1 << 20)
 
-/* Fetch the cache line at `p` for writing, ahead of its use. */
-static inline void engine_prefetch(const void* p) { __builtin_prefetch(p, 1, 3); }
+/* Fetch the cache line at `p` ahead of its use.  On x86-64 an asm statement rather than
+ * __builtin_prefetch: GCC takes a function whose only effect is the builtin for one with no
+ * effect at all, and silently deletes calls to it wherever it chooses not to inline it. */
+static inline void engine_prefetch(const void* p) {
+#if defined(__GNUC__) && defined(__x86_64__)
+    __asm__ volatile("prefetcht0 %0" : : "m"(*(const char*)p));
+#else
+    __builtin_prefetch(p, 1, 3);
+#endif
+}
 
 #if defined(__linux__) && defined(MREMAP_MAYMOVE)
 #define ENGINE_MAPPED_BLOCKS 1
