@@ -441,14 +441,20 @@ def sweep(scenario, grid, seeds=4, executor=None, *, master_seed=None, out=None,
         out.mkdir(parents=True, exist_ok=True)
         spec = _spec(base, grid, run_seeds, master)
         spec_path = out / "sweep.json"
+        runs_path = out / "runs.jsonl"
         if spec_path.exists():
             previous = json.loads(spec_path.read_text(encoding="utf-8"))
             if previous != spec:
                 raise ValueError(f"{out} holds a different sweep (its sweep.json differs in "
                                  "scenario, grid or seeds): pick another output folder")
+        elif runs_path.exists() and runs_path.stat().st_size > 0:
+            # Without the spec nothing says which sweep those runs belong to: reusing them
+            # could put another sweep's numbers in this table.
+            raise ValueError(f"{out} holds runs.jsonl but no sweep.json, so its runs cannot be "
+                             "matched to this sweep: pick another output folder, or delete "
+                             "runs.jsonl to start over")
         else:
             spec_path.write_text(json.dumps(spec, indent=2) + "\n", encoding="utf-8")
-        runs_path = out / "runs.jsonl"
         done = {run: row for run, row in _read_runs(runs_path).items()
                 if row.get("status") == "ok" and run < len(tasks)}
         files["runs"] = runs_path
@@ -468,25 +474,29 @@ def sweep(scenario, grid, seeds=4, executor=None, *, master_seed=None, out=None,
             log.seek(log.tell() - 1)
             if log.read(1) != "\n":
                 log.write("\n")  # an interrupted last line: start the next one cleanly
+
+    def finished(task, row):
+        rows[task[0]] = row
+        if log is not None:
+            log.write(json.dumps(_json_safe(row), allow_nan=False) + "\n")
+            log.flush()
+        if bar is not None:
+            bar.update(1)
+
     try:
         futures = {}
         for task in pending:
             try:
                 futures[executor.submit(run_row, task)] = task
             except Exception as error:  # noqa: BLE001 - e.g. a broken pool: record and go on
-                rows[task[0]] = _failed(task, error)
+                finished(task, _failed(task, error))
         for future in cf.as_completed(futures):
             task = futures[future]
             try:
                 row = future.result()
             except Exception as error:  # noqa: BLE001 - worker died, lost connection, ...
                 row = _failed(task, error)
-            rows[task[0]] = row
-            if log is not None:
-                log.write(json.dumps(_json_safe(row), allow_nan=False) + "\n")
-                log.flush()
-            if bar is not None:
-                bar.update(1)
+            finished(task, row)
     finally:
         if bar is not None:
             bar.close()

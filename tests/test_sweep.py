@@ -88,6 +88,10 @@ def test_worker_crash_is_recorded_and_the_sweep_goes_on(tmp_path):
                    out=tmp_path)
     assert [r["status"] for r in result.rows] == ["ok", "error"]
     assert result.rows[1]["error"] == "RuntimeError: worker lost"
+    # The progress log has both runs, the one the pool refused included.
+    logged = [json.loads(line) for line in (tmp_path / "runs.jsonl").read_text().splitlines()]
+    assert sorted((r["run"], r["status"]) for r in logged) == [(0, "ok"), (1, "error")]
+    assert logged[0]["error"] == "RuntimeError: worker lost"
     again = sweep(SMALL, {"shock.depth_fraction": [0.5, 1.0]}, seeds=1,
                   executor=SerialExecutor(), out=tmp_path)
     assert again.reused == 1 and [r["status"] for r in again.rows] == ["ok", "ok"]
@@ -119,6 +123,13 @@ def test_resume_does_not_redo_finished_runs(tmp_path):
     assert ran == []
     with pytest.raises(ValueError, match="holds a different sweep"):
         sweep(SMALL, GRID, seeds=3, executor=SerialExecutor(), master_seed=3, out=partial)
+    # A log without its sweep.json could be any sweep's: it is refused, not reused.
+    orphan = tmp_path / "orphan"
+    orphan.mkdir()
+    (orphan / "runs.jsonl").write_text("\n".join(lines[:3]) + "\n")
+    with pytest.raises(ValueError, match="no sweep.json"):
+        sweep(SMALL, GRID, seeds=3, executor=SerialExecutor(), master_seed=3, out=orphan)
+    assert not (orphan / "sweep.json").exists()
 
 
 def test_same_table_serial_process_pool_and_dask(tmp_path, monkeypatch):
