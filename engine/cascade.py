@@ -521,7 +521,10 @@ class CascadeResult:
         ``max_sweep_empty_levels``, ``volume_at`` (cumulative forced volume, the shock
         excluded, at which the given fractions of the depth within each distance were
         gone: 0 when the shock alone ate them),
-        ``sessions``, ``stopped`` (why the run ended early, or None), ``events``,
+        ``sessions``, ``stopped`` (why the run ended early, or None), ``events`` (the
+        event clock at the end: one tick per shock and per forced order sent, plus the
+        ticks it jumps when only cooling accounts are left, so long cooldowns show as many
+        events for few orders),
         ``rejects`` (forced orders the book refused: an id clash; should be 0), ``seconds``.
         Without the tape (``record_tape=False``) only the keys that do not need it are present.
         """
