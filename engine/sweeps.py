@@ -406,7 +406,7 @@ def sweep(scenario, grid, seeds=4, executor=None, *, master_seed=None, out=None,
         If the base scenario is invalid (a grid value that makes it invalid fails
         only its own runs).
     ValueError
-        If `out` holds a different sweep.
+        If `out` holds a different sweep, or a ``runs.jsonl`` without its ``sweep.json``.
     """
     from engine.scenario import resolve
 

@@ -1,0 +1,74 @@
+"""Compare the batch path of two or more builds of the engine on workloads A and B.
+
+    python bench/compare_builds.py BUILD [BUILD ...] [--rounds N] [--clock wall|cpu]
+
+Each BUILD is a folder holding an ``engine`` package built in place (a checkout or a copy
+of one after ``python setup.py build_ext --inplace``).  Every round runs each build once,
+in turn, in a fresh process (best of three batches on a fresh seeded book each); the
+table gives each build's median and range over the rounds.  On a shared machine the
+host's load moves throughput by tens of percent from one minute to the next, so builds
+are compared round by round, never from runs made at different times.  ``--clock cpu``
+times the thread's CPU time, which leaves out time the host took the core away.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+
+_ONE_RUN = """
+import sys, time, json
+sys.path.insert(0, {bench!r})
+import workloads, book_bench
+clock = time.thread_time if {cpu} else time.perf_counter
+out = {{}}
+for name in ("mixed", "cascade"):
+    seed, msgs = workloads.load(name)
+    best = None
+    for _ in range(3):
+        book = book_bench.seeded(seed)
+        start = clock()
+        book.submit(msgs)
+        elapsed = clock() - start
+        best = elapsed if best is None else min(best, elapsed)
+    out[name] = len(msgs) / best
+print(json.dumps(out))
+"""
+
+
+def run_once(build, cpu):
+    env = dict(os.environ, PYTHONPATH=str(Path(build).resolve()), OPENBLAS_NUM_THREADS="1")
+    code = _ONE_RUN.format(bench=str(BENCH), cpu=cpu)
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          cwd=BENCH.parent.parent, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("builds", nargs="+", help="folders holding a built engine package")
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall")
+    args = parser.parse_args(argv)
+    for build in args.builds:
+        if not (Path(build) / "engine").is_dir():
+            parser.error(f"{build} holds no engine package")
+    rates = {build: {"mixed": [], "cascade": []} for build in args.builds}
+    for _ in range(args.rounds):
+        for build in args.builds:
+            for name, rate in run_once(build, args.clock == "cpu").items():
+                rates[build][name].append(rate)
+    print(f"batch msgs/s, median (min-max) of {args.rounds} alternating rounds, {args.clock} clock")
+    print(f"{'build':40} {'A mixed':>22} {'B cascade':>22}")
+    for build, by_name in rates.items():
+        cells = [f"{statistics.median(v) / 1e6:.1f}M ({min(v) / 1e6:.1f}-{max(v) / 1e6:.1f})"
+                 for v in by_name.values()]
+        print(f"{build:40} {cells[0]:>22} {cells[1]:>22}")
+
+
+if __name__ == "__main__":
+    main()
