@@ -17,6 +17,7 @@ import numpy as np
 
 from engine import _accounts
 from engine._accounts import RULE_DTYPE, TRIGGER_NONE
+from engine._checks import INT32_MAX, integer
 
 __all__ = [
     "Accounts", "MarginRule", "PerpRule", "SwapRule", "A_SHARE_MARGIN", "REG_T",
@@ -47,14 +48,6 @@ def _bps(value, name):
 def _check_choice(value, choices, name):
     if value not in choices:
         raise ValueError(f"{name} must be one of {sorted(choices)}, got {value!r}")
-
-
-def _check_count(value, name, minimum=0):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
 
 
 @dataclass(frozen=True)
@@ -140,10 +133,10 @@ class MarginRule:
             previous, previous_name = bps, name
         _check_choice(self.policy, ("restore", "all"), "policy")
         _check_choice(self.style, _STYLES, "style")
-        _check_count(self.grace, "grace")
-        _check_count(self.ioc_offset, "ioc_offset")
-        _check_count(self.chunk, "chunk")
-        _check_count(self.cooldown, "cooldown")
+        integer(self.grace, "grace", maximum=INT32_MAX)
+        integer(self.ioc_offset, "ioc_offset")
+        integer(self.chunk, "chunk")
+        integer(self.cooldown, "cooldown", maximum=INT32_MAX)
 
     def _row(self):
         row = np.zeros((), RULE_DTYPE)
@@ -246,8 +239,8 @@ class PerpRule:
             top = max(_bps(rate, "rate") for _, rate in self.tiers)
             if _bps(self.restore, "restore") <= top:
                 raise ValueError(f"restore={self.restore} must be above every tier's rate")
-        _check_count(self.chunk, "chunk")
-        _check_count(self.cooldown, "cooldown")
+        integer(self.chunk, "chunk")
+        integer(self.cooldown, "cooldown", maximum=INT32_MAX)
 
     def rates_bps(self, notional):
         """Maintenance rate in basis points for each entry notional."""
@@ -298,7 +291,7 @@ class SwapRule:
         if not 0 < close <= 10000:
             raise ValueError(f"close must be in (0, 1], got {self.close}")
         _check_choice(self.style, _STYLES, "style")
-        _check_count(self.ioc_offset, "ioc_offset")
+        integer(self.ioc_offset, "ioc_offset")
 
     def _row(self):
         row = np.zeros((), RULE_DTYPE)

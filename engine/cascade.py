@@ -60,6 +60,7 @@ import numpy as np
 
 from engine import metrics
 from engine._records import BUY
+from engine._checks import integer
 from engine._book import Book
 from engine._accounts import Accounts as _Accounts
 from engine import _cascade
@@ -95,21 +96,13 @@ class Shock:
     @classmethod
     def sell(cls, qty):
         """A market sell of `qty` lots (> 0); what the band stops is cancelled."""
-        if isinstance(qty, bool) or not isinstance(qty, (int, np.integer)):
-            raise TypeError(f"qty must be an integer number of lots, got {type(qty).__name__}")
-        if not 0 < qty < 2**63:
-            raise ValueError(f"qty must be > 0 and fit int64, got {qty}")
-        return cls("sell", qty=int(qty))
+        return cls("sell", qty=integer(qty, "qty", minimum=1))
 
     @classmethod
     def gap(cls, price):
         """Withdraw every bid above `price` ticks (>= 0: the mark, which falls to the new
         best bid or to `price` when no bid is left, is never below zero)."""
-        if isinstance(price, bool) or not isinstance(price, (int, np.integer)):
-            raise TypeError(f"price must be an integer tick, got {type(price).__name__}")
-        if not 0 <= price < 2**63:
-            raise ValueError(f"price must be >= 0 and fit int64, got {price}")
-        return cls("gap", price=int(price))
+        return cls("gap", price=integer(price, "price"))
 
 
 @dataclass(frozen=True)
@@ -147,14 +140,11 @@ class LiquidityProvider:
     decay: float = 0.0
 
     def __post_init__(self):
-        for name, least in (("size", 1), ("levels", 1), ("spacing", 1), ("every", 1),
-                            ("gap_ticks", 0), ("drop_ticks", 0), ("window", 0), ("pause", 0)):
-            value = getattr(self, name)
-            if (isinstance(value, bool) or not isinstance(value, (int, np.integer))
-                    or not least <= value < 2**63):
-                raise ValueError(f"{name} must be an integer >= {least} (and fit int64), got {value!r}")
-        if self.window > _cascade.MAX_WINDOW:
-            raise ValueError(f"window must be at most {_cascade.MAX_WINDOW} events, got {self.window!r}")
+        for name in ("size", "levels", "spacing", "every"):
+            integer(getattr(self, name), name, minimum=1)
+        for name in ("gap_ticks", "drop_ticks", "pause"):
+            integer(getattr(self, name), name)
+        integer(self.window, "window", maximum=_cascade.MAX_WINDOW)     # the ring's size
         if not (isinstance(self.decay, (int, float)) and 0 <= self.decay < 1):
             raise ValueError(f"decay must be in [0, 1), got {self.decay!r}")
 
@@ -246,21 +236,16 @@ class Cascade:
             # band_around takes the limit to the basis point: less would be a zero-width band
             raise ValueError(f"limit must be a fraction in (0, 1) of at least a basis point, "
                              f"or None, got {limit!r}")
-        if (isinstance(sessions, bool) or not isinstance(sessions, (int, np.integer))
-                or not 1 <= sessions <= 32767):
-            raise ValueError(f"sessions must be an integer in [1, 32767], got {sessions!r}")
-        if prev_close is not None and (isinstance(prev_close, bool)
-                                       or not isinstance(prev_close, (int, np.integer))
-                                       or prev_close <= 0):
-            raise ValueError(f"prev_close must be a positive integer tick or None, got {prev_close!r}")
+        integer(sessions, "sessions", minimum=1, maximum=32767)
+        if prev_close is not None:
+            integer(prev_close, "prev_close", minimum=1)
         if queued not in ("resubmit", "keep"):
             raise ValueError(f"queued must be 'resubmit' or 'keep', got {queued!r}")
         providers = tuple(providers)      # validated and kept: an iterator is read once
         for i, p in enumerate(providers):
             if not isinstance(p, LiquidityProvider):
                 raise TypeError(f"providers[{i}] must be a LiquidityProvider")
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**64:
-            raise ValueError(f"seed must be an integer in [0, 2**64), got {seed!r}")
+        integer(seed, "seed", maximum=2**64 - 1)
         self.book = book
         self.accounts = accounts
         self.mark = mark

@@ -43,6 +43,8 @@ DEFAULT_METRICS = ("amplification", "price_change", "accounts_liquidated", "dept
 # Wall-clock columns: the only ones that differ between two runs of the same sweep.
 TIMING_COLUMNS = ("seconds", "build_seconds", "run_seconds")
 _LEADING = ("run", "seed_index", "seed")
+# Columns the sweep writes into a row itself, so no grid key may take their names.
+_ROW_COLUMNS = _LEADING + ("status", "error", "traceback") + TIMING_COLUMNS
 
 
 class SerialExecutor(cf.Executor):
@@ -204,9 +206,8 @@ def run_row(task):
     """
     from engine.scenario import run_scenario, set_field, validate
 
-    run, seed_index, seed, scenario, params = task
-    row = {"run": run, "seed_index": seed_index, "seed": seed}
-    row.update({key: value for key, value in params})
+    run, seed, scenario, params = task[0], task[2], task[3], task[4]
+    row = _row_head(task)
     started = time.perf_counter()
     try:
         for key, value in params:
@@ -420,7 +421,7 @@ def sweep(scenario, grid, seeds=4, executor=None, *, master_seed=None, out=None,
         if not values:
             raise ValueError(f"grid {key!r} has no values")
         if key in _ROW_COLUMNS:
-            raise ValueError(f"grid key {key!r} names a column every row has"
+            raise ValueError(f"grid key {key!r} names a column the sweep writes itself"
                              + (": vary the seed with seeds=... (--seeds)" if key == "seed" else ""))
         for value in values:
             if isinstance(value, float) and not math.isfinite(value):
@@ -520,14 +521,18 @@ def _json_safe(row):
     return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in row.items()}
 
 
-# Columns every row has, so no grid key may take their names.
-_ROW_COLUMNS = ("run", "seed_index", "seed", "status", "error", "traceback", "seconds")
+
+def _row_head(task):
+    """The columns of a task's row known before it runs: which run, its seed, its grid values."""
+    run, seed_index, seed, _, params = task
+    row = {"run": run, "seed_index": seed_index, "seed": seed}
+    row.update(params)
+    return row
 
 
 def _failed(task, error):
-    run, seed_index, seed, _, params = task
-    row = {"run": run, "seed_index": seed_index, "seed": seed}
-    row.update({key: value for key, value in params})
+    """The row of a run that never ran (the executor refused it or lost it)."""
+    row = _row_head(task)
     row.update(status="error", error=f"{type(error).__name__}: {error}")
     return row
 

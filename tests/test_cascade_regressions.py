@@ -393,6 +393,13 @@ def test_bad_shocks_and_settings_are_refused_before_anything_moves():
         Cascade(book, acc, limit=0.00004)           # rounds to 0 basis points: no band
     lp = LiquidityProvider(size=50, levels=3, every=1)
     assert Cascade(book, acc, providers=(p for p in [lp])).providers == (lp,)
+    # Every integer setting is checked one way: wrong type, then range (int32 fields too).
+    with pytest.raises(TypeError, match="size"):
+        LiquidityProvider(size=1.5)
+    with pytest.raises(ValueError, match="cooldown"):
+        MarginRule(force=1.1, cooldown=2**40)       # an int32 field: it used to overflow numpy
+    with pytest.raises(ValueError, match="prev_close"):
+        Cascade(book, acc, prev_close=0)
 
 
 def test_a_ledger_left_blocked_is_judged_afresh_by_engine_and_reference():
