@@ -1,6 +1,6 @@
 /* Memory blocks for the engine's big arrays: output buffers that grow while a batch runs
  * and are then handed to numpy, and the order pool and id table; and the prefetch hint
- * every module uses.
+ * and streaming stores every module uses.
  *
  * A block of ENGINE_MAP_MIN bytes or more is its own mapping on Linux: it grows with
  * mremap, which moves page tables rather than copying (a batch's fill buffer doubles a
@@ -34,6 +34,27 @@ static inline void engine_prefetch(const void* p) {
     __builtin_prefetch(p, 1, 3);
 #endif
 }
+
+/* Copy `n` bytes (a multiple of 8, to an 8-byte aligned `dst`) around the caches, for output
+ * written once and not read again while the batch runs: written through the caches, a
+ * batch's fills and results (80 bytes a message or more) would push the book's own order
+ * pool and id table out of them.  The caller ends a run of these with engine_stream_fence,
+ * which orders them before any store that follows (another thread may read them next). */
+#if defined(__x86_64__) && !defined(ENGINE_NO_STREAM)
+#include <emmintrin.h>
+static inline void engine_stream(void* dst, const void* src, size_t n) {
+    long long* d = (long long*)dst;
+    for (size_t i = 0; i < n / 8; i++) {
+        long long word;
+        memcpy(&word, (const char*)src + 8 * i, 8);     /* not a cast: `src` is a struct */
+        _mm_stream_si64(d + i, word);
+    }
+}
+static inline void engine_stream_fence(void) { _mm_sfence(); }
+#else
+static inline void engine_stream(void* dst, const void* src, size_t n) { memcpy(dst, src, n); }
+static inline void engine_stream_fence(void) {}
+#endif
 
 #if defined(__linux__) && defined(MREMAP_MAYMOVE)
 #define ENGINE_MAPPED_BLOCKS 1

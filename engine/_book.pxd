@@ -95,6 +95,7 @@ cdef class Book:
     # Fills not yet handed out (per-call path) or being collected (batch path).
     cdef Fill* fills
     cdef int64_t fill_count, fill_capacity
+    cdef bint stream_fills          # a batch is running: fills are written around the caches
     # Set while a batch (or a cascade step) runs without the GIL: any call from another
     # thread meanwhile is refused, since the batch is changing every structure above.
     cdef bint busy

@@ -7,7 +7,9 @@ levels for next-price search, and an id table for O(1) cancel and reduce.  Every
 that touches orders runs without the GIL; Python only validates arrays and wraps results.
 """
 from libc.stdlib cimport malloc, calloc, free
-from engine._blocks cimport engine_block_resize, engine_block_free, engine_prefetch
+from engine._blocks cimport (
+    engine_block_resize, engine_block_free, engine_prefetch, engine_stream, engine_stream_fence,
+)
 from libc.string cimport memcpy, memset
 from libc.stdint cimport int8_t, uint8_t, int32_t, uint32_t, int64_t, uint64_t, INT64_MAX
 
@@ -320,6 +322,7 @@ cdef class Book:
         self.unused = 0
         self.fill_count = 0
         self.fill_capacity = 0
+        self.stream_fills = False
         self.chase_node = -1
         self.chase_steps = 0
         self.busy = False
@@ -435,6 +438,8 @@ cdef class Book:
 
     cdef int _grow_fills(self) except -1 nogil:
         cdef int64_t capacity = max(self.fill_capacity * 2, 4096)
+        if self.stream_fills:
+            engine_stream_fence()       # streamed fills are out before the buffer moves
         cdef Fill* grown = <Fill*>engine_block_resize(self.fills, self.fill_capacity * sizeof(Fill),
                                                       capacity * sizeof(Fill))
         if grown == NULL:
@@ -449,7 +454,7 @@ cdef class Book:
                                int8_t taker_kind) except -1 nogil:
         if self.fill_count == self.fill_capacity:
             self._grow_fills()
-        cdef Fill* f = &self.fills[self.fill_count]
+        cdef Fill f
         f.taker_id = taker_id
         f.maker_id = maker_id
         f.price = price
@@ -458,6 +463,10 @@ cdef class Book:
         f.maker_owner = maker_owner
         f.taker_side = taker_side
         f.taker_kind = taker_kind
+        if self.stream_fills:
+            engine_stream(&self.fills[self.fill_count], &f, sizeof(Fill))
+        else:
+            self.fills[self.fill_count] = f
         self.fill_count += 1
         return 0
 
@@ -986,10 +995,14 @@ cdef class Book:
         cdef Fill* pending
         cdef Fill* batch
         cdef int64_t pending_count, pending_capacity, count, capacity
+        cdef Result result
         with self.held():
             pending, pending_count, pending_capacity = self.fills, self.fill_count, self.fill_capacity
             self.fills = NULL
             self.fill_count = self.fill_capacity = 0
+            # Fills and results are written once and read only after the batch: they go
+            # around the caches, which keep the book's pool and id table instead.
+            self.stream_fills = True
             try:
                 with nogil:
                     for i in range(n):
@@ -1006,8 +1019,11 @@ cdef class Book:
                                 self._prefetch_neighbours(&rows[i + PREFETCH_NEIGHBOURS])
                         if self.chase_steps > 0:
                             self._chase_step()
-                        self._process(&rows[i], &out[i])
+                        self._process(&rows[i], &result)
+                        engine_stream(&out[i], &result, sizeof(Result))
             finally:
+                engine_stream_fence()
+                self.stream_fills = False
                 batch, count, capacity = self.fills, self.fill_count, self.fill_capacity
                 self.fills, self.fill_count, self.fill_capacity = pending, pending_count, pending_capacity
                 fills = hand_over(batch, count, capacity, FILL_DTYPE)
