@@ -59,18 +59,38 @@ cdef extern from *:
     #define ENGINE_SLOT_DIST_FAR UINT32_C(7)
     static inline int engine_clz64(unsigned long long x) { return __builtin_clzll(x); }
     static inline int engine_ctz64(unsigned long long x) { return __builtin_ctzll(x); }
-    /* Read an exact int of one internal digit inline, the common case on the per-call path;
-       0 when `v` needs the general conversion. */
-    static inline int engine_read_small_int(PyObject* v, int64_t* out) {
+    /* Read an exact int that fits int64 inline, the common case on the per-call path
+       (ids past 2**30, as many feeds' are, take two or three digits); 0 when `v` needs
+       the general conversion (a subclass, an index type, or out of range). */
+    static inline int engine_read_int64(PyObject* v, int64_t* out) {
         if (!PyLong_CheckExact(v)) return 0;
     #if PY_VERSION_HEX >= 0x030C00A5       /* PyUnstable_Long_* arrived in 3.12.0a5 */
-        if (!PyUnstable_Long_IsCompact((PyLongObject*)v)) return 0;
-        *out = (int64_t)PyUnstable_Long_CompactValue((PyLongObject*)v);
+        if (PyUnstable_Long_IsCompact((PyLongObject*)v)) {
+            *out = (int64_t)PyUnstable_Long_CompactValue((PyLongObject*)v);
+            return 1;
+        }
+        int overflow;
+        long long value = PyLong_AsLongLongAndOverflow(v, &overflow);
+        if (overflow) return 0;
+        *out = (int64_t)value;
         return 1;
     #else
         Py_ssize_t size = Py_SIZE(v);
-        if (size < -1 || size > 1) return 0;
-        *out = size * (int64_t)((PyLongObject*)v)->ob_digit[0];
+        const digit* d = ((PyLongObject*)v)->ob_digit;
+        uint64_t magnitude;
+        switch (size < 0 ? -size : size) {
+        case 0: *out = 0; return 1;
+        case 1: *out = size * (int64_t)d[0]; return 1;
+        case 2: magnitude = (uint64_t)d[0] | (uint64_t)d[1] << PyLong_SHIFT; break;
+        case 3:
+            /* below 2**63 (-2**63 itself takes the general path) */
+            if (3 * PyLong_SHIFT > 63 && (uint64_t)d[2] >> (63 - 2 * PyLong_SHIFT)) return 0;
+            magnitude = (uint64_t)d[0] | (uint64_t)d[1] << PyLong_SHIFT
+                        | (uint64_t)d[2] << (2 * PyLong_SHIFT);
+            break;
+        default: return 0;
+        }
+        *out = size < 0 ? -(int64_t)magnitude : (int64_t)magnitude;
         return 1;
     #endif
     }
@@ -92,7 +112,7 @@ cdef extern from *:
     void ENGINE_CHECK(bint cond) noexcept nogil
     int engine_clz64(unsigned long long x) noexcept nogil
     int engine_ctz64(unsigned long long x) noexcept nogil
-    bint engine_read_small_int(object v, int64_t* out) noexcept
+    bint engine_read_int64(object v, int64_t* out) noexcept
 
 DEBUG_BUILD = bool(ENGINE_DEBUG)
 
@@ -150,9 +170,9 @@ cdef inline int _bottom(uint64_t word) noexcept nogil:
 cdef inline int64_t _as_int64(object value, str name) except? -1:
     """`value` as an int64, raising TypeError for anything that is not an integer (a float
     is refused, not truncated) and OverflowError for an integer out of range."""
-    cdef int64_t small
-    if engine_read_small_int(value, &small):
-        return small
+    cdef int64_t read
+    if engine_read_int64(value, &read):
+        return read
     return _as_int64_general(value, name)
 
 

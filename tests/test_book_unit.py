@@ -400,8 +400,9 @@ def test_per_call_accepts_numpy_integers(Book):
 
 
 # Ids around the digit boundaries of CPython's int layout (30-bit digits), which the
-# per-call path reads inline for one digit and converts generally beyond.
-EDGE_IDS = [0, 1, -1, 2**30 - 1, 2**30, -(2**30 - 1), -(2**30), 2**31, 2**60, INT64_MAX, INT64_MIN]
+# per-call path reads inline up to int64's range and converts generally beyond.
+EDGE_IDS = [0, 1, -1, 2**30 - 1, 2**30, -(2**30 - 1), -(2**30), 2**31, 2**60 - 1, 2**60,
+            -(2**60 - 1), -(2**60), 2**62, -(2**62), INT64_MAX, INT64_MIN + 1, INT64_MIN]
 
 
 @given(ids=st.lists(st.one_of(st.sampled_from(EDGE_IDS), st.integers(INT64_MIN, INT64_MAX)),
@@ -414,8 +415,9 @@ def test_per_call_ids_of_every_size_are_exact(ids):
         assert book.limit(Id(oid) if i % 2 else oid, BUY, 2**30 - 4 + i, 2**30 + i, owner=i) == 0
     for i, oid in enumerate(ids):
         assert book.order(oid) == (BUY, 2**30 - 4 + i, 2**30 + i, i)
-    with pytest.raises(OverflowError):
-        book.limit(INT64_MAX + 1, BUY, 0, 1)
+    for too_big in (INT64_MAX + 1, 2**64, 2**90, -(2**90)):
+        with pytest.raises(OverflowError):
+            book.limit(too_big, BUY, 0, 1)
     with pytest.raises(OverflowError):
         book.cancel(INT64_MIN - 1)
     for oid in ids:
