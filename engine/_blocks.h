@@ -37,9 +37,10 @@ static inline void engine_prefetch(const void* p) {
 
 /* Copy `n` bytes (a multiple of 8, to an 8-byte aligned `dst`) around the caches, for output
  * written once and not read again while the batch runs: written through the caches, a
- * batch's fills and results (80 bytes a message or more) would push the book's own order
- * pool and id table out of them.  The caller ends a run of these with engine_stream_fence,
- * which orders them before any store that follows (another thread may read them next). */
+ * batch's fills (48 bytes each; a forced-sell cascade makes one or more a message) would
+ * push the book's own order pool and id table out of them.  The caller ends a run of these
+ * with engine_stream_fence, which orders them before any store that follows (another thread
+ * may read them next). */
 #if defined(__x86_64__) && !defined(ENGINE_NO_STREAM)
 #include <emmintrin.h>
 static inline void engine_stream(void* dst, const void* src, size_t n) {

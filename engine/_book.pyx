@@ -1015,13 +1015,13 @@ cdef class Book:
         cdef Fill* pending
         cdef Fill* batch
         cdef int64_t pending_count, pending_capacity, count, capacity
-        cdef Result result
         with self.held():
             pending, pending_count, pending_capacity = self.fills, self.fill_count, self.fill_capacity
             self.fills = NULL
             self.fill_count = self.fill_capacity = 0
-            # Fills and results are written once and read only after the batch: they go
-            # around the caches, which keep the book's pool and id table instead.
+            # Fills are written once and read only after the batch: they go around the
+            # caches, which keep the book's pool and id table instead.  (Streaming the
+            # results as well cost A more instructions than it saved.)
             self.stream_fills = True
             try:
                 with nogil:
@@ -1039,8 +1039,7 @@ cdef class Book:
                                 self._prefetch_neighbours(&rows[i + PREFETCH_NEIGHBOURS])
                         if self.chase_steps > 0:
                             self._chase_step()
-                        self._process(&rows[i], &result)
-                        engine_stream(&out[i], &result, sizeof(Result))
+                        self._process(&rows[i], &out[i])
             finally:
                 engine_stream_fence()
                 self.stream_fills = False
