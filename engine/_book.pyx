@@ -151,6 +151,19 @@ MAX_LEVELS = C_MAX_LEVELS
 MAX_RESTING = C_MAX_RESTING
 
 
+cdef inline void _set_fill(Fill* f, oid_t taker_id, oid_t maker_id, price_t price, qty_t qty,
+                           owner_t taker_owner, owner_t maker_owner, side_t taker_side,
+                           int8_t taker_kind) noexcept nogil:
+    f.taker_id = taker_id
+    f.maker_id = maker_id
+    f.price = price
+    f.qty = qty
+    f.taker_owner = taker_owner
+    f.maker_owner = maker_owner
+    f.taker_side = taker_side
+    f.taker_kind = taker_kind
+
+
 cdef inline uint64_t _mask_at_or_below(int64_t bit) noexcept nogil:
     return ALL_BITS >> (63 - bit)
 
@@ -472,21 +485,16 @@ cdef class Book:
     cdef inline int _push_fill(self, oid_t taker_id, oid_t maker_id, price_t price, qty_t qty,
                                owner_t taker_owner, owner_t maker_owner, side_t taker_side,
                                int8_t taker_kind) except -1 nogil:
+        cdef Fill streamed
         if self.fill_count == self.fill_capacity:
             self._grow_fills()
-        cdef Fill f
-        f.taker_id = taker_id
-        f.maker_id = maker_id
-        f.price = price
-        f.qty = qty
-        f.taker_owner = taker_owner
-        f.maker_owner = maker_owner
-        f.taker_side = taker_side
-        f.taker_kind = taker_kind
-        if self.stream_fills:
-            engine_stream(&self.fills[self.fill_count], &f, sizeof(Fill))
-        else:
-            self.fills[self.fill_count] = f
+        if self.stream_fills:       # the batch path: read only once the batch is done
+            _set_fill(&streamed, taker_id, maker_id, price, qty, taker_owner, maker_owner,
+                      taker_side, taker_kind)
+            engine_stream(&self.fills[self.fill_count], &streamed, sizeof(Fill))
+        else:                       # the cascade reads its fills straight back
+            _set_fill(&self.fills[self.fill_count], taker_id, maker_id, price, qty, taker_owner,
+                      maker_owner, taker_side, taker_kind)
         self.fill_count += 1
         return 0
 
