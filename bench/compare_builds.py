@@ -1,10 +1,11 @@
-"""Compare the batch path of two or more builds of the engine on workloads A and B.
+"""Compare two or more builds of the engine on workloads A and B, batch or per call.
 
     python bench/compare_builds.py BUILD [BUILD ...] [--rounds N] [--clock wall|cpu]
+                                   [--path batch|per-call]
 
 Each BUILD is a folder holding an ``engine`` package built in place (a checkout or a copy
 of one after ``python setup.py build_ext --inplace``).  Every round runs each build once,
-in turn, in a fresh process (best of three batches on a fresh seeded book each); the
+in turn, in a fresh process (best of three replays on a fresh seeded book each); the
 table gives each build's median and range over the rounds.  On a shared machine the
 host's load moves throughput by tens of percent from one minute to the next, so builds
 are compared round by round, never from runs made at different times.  ``--clock cpu``
@@ -29,15 +30,16 @@ clock = time.thread_time if {cpu} else time.perf_counter
 out = {{}}
 for name in ("mixed", "cascade"):
     seed, msgs = workloads.load(name)
-    best = min(book_bench.time_batch(seed, msgs, clock=clock)[0] for _ in range(3))
+    timed = book_bench.time_batch if {batch} else book_bench.time_per_call
+    best = min(timed(seed, msgs, clock=clock)[0] for _ in range(3))
     out[name] = len(msgs) / best
 print(json.dumps(out))
 """
 
 
-def run_once(build, cpu):
+def run_once(build, cpu, batch=True):
     env = dict(os.environ, PYTHONPATH=str(Path(build).resolve()), OPENBLAS_NUM_THREADS="1")
-    code = _ONE_RUN.format(bench=str(BENCH), cpu=cpu)
+    code = _ONE_RUN.format(bench=str(BENCH), cpu=cpu, batch=batch)
     # Run from a folder with no `engine` in it: `python -c` puts its working folder first on
     # sys.path, and the checkout's own `engine` would shadow the build under test.
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
@@ -50,6 +52,7 @@ def main(argv=None):
     parser.add_argument("builds", nargs="+", help="folders holding a built engine package")
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall")
+    parser.add_argument("--path", choices=("batch", "per-call"), default="batch")
     args = parser.parse_args(argv)
     for build in args.builds:
         if not (Path(build) / "engine").is_dir():
@@ -57,12 +60,14 @@ def main(argv=None):
     rates = {build: {"mixed": [], "cascade": []} for build in args.builds}
     for _ in range(args.rounds):
         for build in args.builds:
-            for name, rate in run_once(build, args.clock == "cpu").items():
+            for name, rate in run_once(build, args.clock == "cpu", args.path == "batch").items():
                 rates[build][name].append(rate)
-    print(f"batch msgs/s, median (min-max) of {args.rounds} alternating rounds, {args.clock} clock")
+    print(f"{args.path} msgs/s, median (min-max) of {args.rounds} alternating rounds, {args.clock} clock")
     print(f"{'build':40} {'A mixed':>22} {'B cascade':>22}")
+    digits = 1 if args.path == "batch" else 2
     for build, by_name in rates.items():
-        cells = [f"{statistics.median(v) / 1e6:.1f}M ({min(v) / 1e6:.1f}-{max(v) / 1e6:.1f})"
+        cells = [f"{statistics.median(v) / 1e6:.{digits}f}M "
+                 f"({min(v) / 1e6:.{digits}f}-{max(v) / 1e6:.{digits}f})"
                  for v in by_name.values()]
         print(f"{build:40} {cells[0]:>22} {cells[1]:>22}")
 

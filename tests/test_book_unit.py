@@ -966,6 +966,17 @@ def test_big_fill_buffers_grow_and_hand_over_intact(makers, path):
     book.check_invariants()
 
 
+def test_batch_fills_padding_is_zero():
+    # A batch writes each fill whole, padding included (engine_stream in engine/_blocks.h):
+    # the bytes `np.save` or a hash sees are the same every run, and no stack bytes leak.
+    end = max(offset + dtype.itemsize for dtype, offset in FILL_DTYPE.fields.values())
+    assert end < FILL_DTYPE.itemsize                 # the layout does have padding
+    batch = np.concatenate(_sweep(5_000))
+    first = EngineBook(0, 100_000).submit(batch).fills
+    assert not first.view(np.uint8).reshape(len(first), -1)[:, end:].any()
+    assert EngineBook(0, 100_000).submit(batch).fills.tobytes() == first.tobytes()
+
+
 def test_reused_blocks_never_overwrite_live_arrays():
     # Freed big buffers are kept and handed out again (engine/_blocks.h): arrays still alive
     # keep their contents while later batches run, grow and free theirs.
