@@ -63,13 +63,13 @@ def main(argv=None):
             for name, rate in run_once(build, args.clock == "cpu", args.path == "batch").items():
                 rates[build][name].append(rate)
     print(f"{args.path} msgs/s, median (min-max) of {args.rounds} alternating rounds, {args.clock} clock")
-    print(f"{'build':40} {'A mixed':>22} {'B cascade':>22}")
+    print(f"{'build':40} {'A mixed':>24} {'B cascade':>24}")
     digits = 1 if args.path == "batch" else 2
     for build, by_name in rates.items():
         cells = [f"{statistics.median(v) / 1e6:.{digits}f}M "
                  f"({min(v) / 1e6:.{digits}f}-{max(v) / 1e6:.{digits}f})"
                  for v in by_name.values()]
-        print(f"{build:40} {cells[0]:>22} {cells[1]:>22}")
+        print(f"{build:40} {cells[0]:>24} {cells[1]:>24}")
 
 
 if __name__ == "__main__":
