@@ -3,6 +3,8 @@
 - Instructions a message on workloads A and B (batch) and a call (per-call path on A),
   counted by ``valgrind --tool=cachegrind``: the count of a run that replays the workload
   minus the count of the same run without the replay.  Repeatable on any machine load.
+- Instructions a forced order in a margin cascade of 200,000 accounts (the cascade
+  benchmark's workload), counted the same way.
 - How far B walks the best bid down, and how long the makers its sweeps trade against had
   rested, in messages.
 
@@ -35,10 +37,30 @@ if {replay!r}:
     book_bench.replay_per_call(plan) if {per_call!r} else book.submit(messages)
 """
 
+# The same for a margin cascade: build its book and ledger, then run it (or not).
+CASCADE_CHILD = """
+import sys
+sys.path.insert(0, {here!r})
+import cascade_bench
+from engine.cascade import Cascade, Shock
+book, accounts = cascade_bench.workload({accounts!r})
+if {replay!r}:
+    Cascade(book, accounts, mark="last", record_tape=True).run(Shock.sell(1000))
+"""
+CASCADE_ACCOUNTS = 200_000
+
 
 def instructions(name, per_call, replay):
-    env = dict(os.environ, PYTHONHASHSEED="0", OPENBLAS_NUM_THREADS="1")
     code = CHILD.format(here=str(HERE), name=name, per_call=per_call, replay=replay)
+    return _count(code)
+
+
+def cascade_instructions(replay):
+    return _count(CASCADE_CHILD.format(here=str(HERE), accounts=CASCADE_ACCOUNTS, replay=replay))
+
+
+def _count(code):
+    env = dict(os.environ, PYTHONHASHSEED="0", OPENBLAS_NUM_THREADS="1")
     out = subprocess.run(["valgrind", "--tool=cachegrind", "--cache-sim=no",
                           "--cachegrind-out-file=/dev/null", sys.executable, "-c", code],
                          env=env, capture_output=True, text=True, check=True).stderr
@@ -68,6 +90,10 @@ def main():
         n = len(workloads.load(name)[1])
         extra = instructions(name, per_call, True) - instructions(name, per_call, False)
         print(f"{label}: {extra / n:,.0f} instructions a message")
+    # Every account is liquidated with one forced order (cascade_bench's workload).
+    extra = cascade_instructions(True) - cascade_instructions(False)
+    print(f"Cascade ({CASCADE_ACCOUNTS:,} accounts): {extra / CASCADE_ACCOUNTS:,.0f} "
+          "instructions a forced order")
 
 
 if __name__ == "__main__":
