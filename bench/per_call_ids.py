@@ -14,7 +14,6 @@ one.  To measure the prefetch by itself, compare a build without it:
 import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -39,11 +38,7 @@ def random_ids(seed_orders, messages, rng):
 
 def replay(seed_orders, messages):
     """Calls a second for one per-call replay on a fresh seeded book."""
-    book = book_bench.seeded(seed_orders)
-    plan = book_bench.per_call_plan(book, messages)
-    started = time.perf_counter()
-    book_bench.replay_per_call(plan)
-    return len(messages) / (time.perf_counter() - started)
+    return len(messages) / book_bench.time_per_call(seed_orders, messages)[0]
 
 
 def main(argv=None):

@@ -206,7 +206,7 @@ def run_row(task):
     """
     from engine.scenario import run_scenario, set_field, validate
 
-    run, seed, scenario, params = task[0], task[2], task[3], task[4]
+    run, _, seed, scenario, params = task
     row = _row_head(task)
     started = time.perf_counter()
     try:
@@ -519,7 +519,6 @@ def _json_safe(row):
     """`row` for the JSON log: a measurement that is not a finite number (a ratio over
     nothing) is written as null, as the CSV leaves it empty."""
     return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in row.items()}
-
 
 
 def _row_head(task):

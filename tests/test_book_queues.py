@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from engine import Book, BUY, SELL, LIMIT, MARKET, CANCEL, REDUCE, EXECUTE, ORDER_DTYPE
+from engine import (
+    Book, BUY, SELL, LIMIT, MARKET, CANCEL, REDUCE, EXECUTE, ORDER_DTYPE, make_orders,
+)
 from engine.reference import ReferenceBook
 
 LO, HI = 100, 104          # five levels: bids rest at 100..101, asks at 103..104
@@ -24,10 +26,7 @@ def _same_queues(book, ref):
 
 
 def _row(oid, side, kind, price, qty):
-    row = np.zeros(1, ORDER_DTYPE)
-    row["id"], row["side"], row["kind"], row["price"], row["qty"], row["owner"] = (
-        oid, side, kind, price, qty, oid % 7)
-    return row
+    return make_orders(id=[oid], side=side, kind=kind, price=price, qty=qty, owner=oid % 7)
 
 
 KINDS = ("rest", "cancel", "reduce", "execute", "sweep")
