@@ -40,7 +40,7 @@ def _bps(value, name):
     if value < 0:
         raise ValueError(f"{name} must be >= 0, got {value}")
     bps = round(float(value) * 10000)
-    if bps > 2**31 - 1:
+    if bps > INT32_MAX:             # an int32 field of RULE_DTYPE
         raise ValueError(f"{name}={value} is too large")
     return bps
 
