@@ -37,9 +37,10 @@ cdef struct Node:           # a resting order in the pool (32 bytes)
     idx_t prev              # neighbours in the level's FIFO queue, -1 at the ends
     idx_t next              # (for a free node: the next free node; a free node has qty 0)
 
-cdef struct Gap:            # where a new id enters the id table, found by the lookup that
+cdef struct Gap:            # where a new id enters the id index, found by the lookup that
     int64_t slot            # showed the id is not there: the empty slot (-1: stale, look again)
     uint32_t entry          # the slot's value but for the node index (hash tag, distance)
+# A slot of the id index is a hash-table slot (>= 0) or window slot j, written -2 - j.
 
 cdef struct Level:          # one price level (16 bytes)
     qty_t qty               # lots resting at this price
@@ -77,17 +78,26 @@ cdef class Book:
     cdef uint64_t* bits2
     cdef uint64_t bits3
     cdef int64_t words0, words1, words2
-    # Order pool with a free list, and an open-addressing id -> node index table.
+    # Order pool with a free list.
     cdef Node* nodes
     cdef idx_t node_capacity, free_head
-    cdef int64_t room               # resting orders the pool and the id table (kept at most
-                                    # half full) hold before they must grow
     cdef idx_t unused               # nodes from here on have never been handed out
     cdef readonly idx_t resting     # live resting orders
+    # The id -> node index: ids inside the window (most of them, when callers number orders
+    # in sequence) go straight to their slot; the rest go to an open-addressing hash table.
+    cdef uint32_t* window           # node of id `i` at slot i & window_mask, EMPTY_SLOT when none
+    cdef int64_t window_mask        # window size - 1 (a power of two)
+    cdef oid_t window_base          # the window covers ids window_base .. window_base + window_mask
+    cdef int64_t window_min         # the size it starts at (smaller in tests, to make it move)
+    cdef int64_t entered            # ids entered in the index since the window last moved
     cdef uint32_t* slots            # distance << 29 | hash tag << 26 | node, EMPTY_SLOT when
                                     # free; linear probing, backward-shift deletion
     cdef int64_t slot_mask
     cdef int slot_shift
+    cdef idx_t hashed               # entries in the hash table
+    cdef int64_t hash_room          # entries it holds before it must grow (it stays half empty)
+    cdef oid_t hashed_lo, hashed_hi # every id in the hash table lies in [hashed_lo, hashed_hi],
+    cdef oid_t hashed_above         # and every one above the window at or above hashed_above
     # After a sweep stops inside a queue, the batch path walks a few makers further down it,
     # one a message, fetching them for the next sweep (CHASE_STEPS in _book.pyx).
     cdef idx_t chase_node
@@ -128,13 +138,27 @@ cdef class Book:
     cdef uint32_t _pack(self, uint32_t tag_node, int64_t distance) noexcept nogil
     cdef int64_t _slot_home(self, int64_t i) noexcept nogil
     cdef inline int64_t _slot_of(self, oid_t id) noexcept nogil
-    cdef void _slot_insert(self, idx_t node) noexcept nogil
+    cdef void _hash_insert(self, oid_t id, idx_t node) noexcept nogil
+    cdef inline void _count_hashed(self, oid_t id) noexcept nogil
+    cdef inline int64_t _window_slot(self, oid_t id) noexcept nogil
     cdef inline int64_t _slot_or_gap(self, oid_t id, Gap* gap) noexcept nogil
     cdef inline int64_t _slot_of_node(self, oid_t id, idx_t node) noexcept nogil
     cdef bint _gap_is_fresh(self, oid_t id, Gap gap) noexcept nogil
     cdef inline void _slot_remove(self, int64_t slot) noexcept nogil
+    cdef void _hash_remove(self, int64_t i) noexcept nogil
     cdef uint32_t _probe_tag(self, oid_t id) noexcept nogil
-    cdef int _reserve(self, int64_t nodes) except -1 nogil
+    cdef inline uint32_t _entry(self, int64_t slot) noexcept nogil
+    cdef inline void _prefetch_id(self, oid_t id) noexcept nogil
+    cdef inline bint _window_wants(self, oid_t id) noexcept nogil
+    cdef int _move_window(self, oid_t id) except -1 nogil
+    cdef bint _hashed_within(self, oid_t lo, oid_t hi) noexcept nogil
+    cdef int _resize_window(self, int64_t size) except -1 nogil
+    cdef int _slide_window(self, oid_t base) except -1 nogil
+    cdef int _reserve(self, int64_t extra) except -1 nogil
+    cdef int _reserve_pool(self, int64_t extra) except -1 nogil
+    cdef int _reserve_hash(self, int64_t extra) except -1 nogil
+    cdef int _rebuild_hash(self, int64_t slot_count) except -1 nogil
+    cdef int _shrink_hash(self) except -1 nogil
     cdef int _grow_fills(self) except -1 nogil
     cdef inline int _push_fill(self, oid_t taker_id, oid_t maker_id, price_t price, qty_t qty,
                                owner_t taker_owner, owner_t maker_owner, side_t taker_side,

@@ -11,7 +11,7 @@ from engine._blocks cimport (
     engine_block_resize, engine_block_free, engine_prefetch, engine_stream, engine_stream_fence,
 )
 from libc.string cimport memcpy, memset
-from libc.stdint cimport int8_t, uint8_t, int32_t, uint32_t, int64_t, uint64_t, INT64_MAX
+from libc.stdint cimport int8_t, uint8_t, int32_t, uint32_t, int64_t, uint64_t, INT64_MAX, INT64_MIN
 
 import numpy as np
 cimport numpy as cnp
@@ -57,6 +57,7 @@ cdef extern from *:
     #define ENGINE_SLOT_TAG_MASK (UINT32_C(7) << 26)
     #define ENGINE_SLOT_DIST_SHIFT 29
     #define ENGINE_SLOT_DIST_FAR UINT32_C(7)
+    #define ENGINE_IN_WINDOW ((int64_t)1 << 62)
     static inline int engine_clz64(unsigned long long x) { return __builtin_clzll(x); }
     static inline int engine_ctz64(unsigned long long x) { return __builtin_ctzll(x); }
     /* Read an exact int that fits int64 inline, the common case on the per-call path
@@ -109,6 +110,8 @@ cdef extern from *:
     const uint32_t SLOT_TAG_MASK "ENGINE_SLOT_TAG_MASK"
     const int SLOT_DIST_SHIFT "ENGINE_SLOT_DIST_SHIFT"
     const uint32_t SLOT_DIST_FAR "ENGINE_SLOT_DIST_FAR"
+    # A slot of the id index: a hash-table slot, or IN_WINDOW + j for window slot j (-1: none).
+    const int64_t IN_WINDOW "ENGINE_IN_WINDOW"
     void ENGINE_CHECK(bint cond) noexcept nogil
     int engine_clz64(unsigned long long x) noexcept nogil
     int engine_ctz64(unsigned long long x) noexcept nogil
@@ -147,8 +150,28 @@ cdef enum:
     # sequence (exchanges, feeds, simulators): each new order fetches the id-table slot of
     # the id this many past its own, whose duplicate check would otherwise be a cache miss.
     PREFETCH_NEXT_ID = 4
+    # The id window starts this wide, and a move of it that scans k slots waits until
+    # k / WINDOW_DENSITY ids have entered the index since the last move, so scanning costs
+    # each id a bounded share however the caller numbers its orders.
+    WINDOW_MIN = 4096
+    WINDOW_DENSITY = 8
+    MAX_WINDOW = 1 << 27
 MAX_LEVELS = C_MAX_LEVELS
 MAX_RESTING = C_MAX_RESTING
+
+# Window size for new books: tests make it small, so that its moves happen in small books.
+cdef int64_t _window_min = WINDOW_MIN
+
+
+def _set_window_min(size):
+    """Set the size new books' id windows start at (a power of two, at least 8); returns
+    the old size.  For tests: a small window moves (grows, slides, re-places) often."""
+    global _window_min
+    size = int(size)
+    if size < 8 or size & (size - 1) or size > WINDOW_MIN:
+        raise ValueError(f"window size must be a power of two in [8, {WINDOW_MIN}], got {size}")
+    old, _window_min = _window_min, size
+    return old
 
 
 cdef union FillWords:        # a fill seen as its six words too (a union: the views may alias)
@@ -345,6 +368,7 @@ cdef class Book:
         self.levels = NULL
         self.bits0 = self.bits1 = self.bits2 = NULL
         self.nodes = NULL
+        self.window = NULL
         self.slots = NULL
         self.fills = NULL
         lo, hi = _as_int64(lo, "lo"), _as_int64(hi, "hi")
@@ -355,7 +379,6 @@ cdef class Book:
         self.bid_volume = self.ask_volume = 0
         self.resting = 0
         self.node_capacity = 0
-        self.room = 0
         self.free_head = -1
         self.unused = 0
         self.fill_count = 0
@@ -365,10 +388,19 @@ cdef class Book:
         self.chase_steps = 0
         self.busy = False
         self.slot_mask = -1
+        self.hash_room = 0
+        self.hashed = 0
+        self.hashed_lo, self.hashed_hi, self.hashed_above = INT64_MAX, INT64_MIN, INT64_MAX
+        self.window_mask = -1
+        self.window_base = 0
+        self.window_min = _window_min
+        self.entered = 0
         self._allocate_grid(lo, hi - lo + 1)
         self.lo_idx = lo - self.base
         self.hi_idx = hi - self.base
-        self._reserve(max(capacity, 1024))
+        self._reserve_pool(max(capacity, 1024))
+        self._resize_window(self.window_min)
+        self._reserve_hash(1)
 
     def __dealloc__(self):
         free(self.levels)
@@ -376,6 +408,7 @@ cdef class Book:
         free(self.bits1)
         free(self.bits2)
         engine_block_free(self.nodes, self.node_capacity * sizeof(Node))
+        engine_block_free(self.window, (self.window_mask + 1) * sizeof(uint32_t))
         engine_block_free(self.slots, (self.slot_mask + 1) * sizeof(uint32_t))
         engine_block_free(self.fills, self.fill_capacity * sizeof(Fill))
 
@@ -426,11 +459,16 @@ cdef class Book:
         self.base = base
 
     cdef int _reserve(self, int64_t extra) except -1 nogil:
-        """Make room for `extra` more resting orders in the pool and the id table."""
+        """Make room for `extra` more resting orders in the pool and the id index."""
+        self._reserve_pool(extra)
+        self._reserve_hash(extra)
+        return 0
+
+    cdef int _reserve_pool(self, int64_t extra) except -1 nogil:
+        """Make room for `extra` more resting orders in the pool."""
         cdef int64_t needed = <int64_t>self.resting + extra
-        cdef int64_t capacity, i, slot_count, live
+        cdef int64_t capacity
         cdef Node* nodes
-        cdef uint32_t* slots
         if needed > C_MAX_RESTING:
             with gil:
                 raise MemoryError(f"more than {C_MAX_RESTING} resting orders in one book")
@@ -447,31 +485,42 @@ cdef class Book:
             # (nor faulted in) before an order needs it.
             self.nodes = nodes
             self.node_capacity = <idx_t>capacity
-        # Keep the id table at most half full.
+        return 0
+
+    cdef int _reserve_hash(self, int64_t extra) except -1 nogil:
+        """Make room for `extra` more ids in the hash table, which stays at most half full."""
+        cdef int64_t needed = <int64_t>self.hashed + extra, slot_count = 1024
         if needed * 2 > self.slot_mask + 1:
-            slot_count = 1024
             while slot_count < needed * 2:
                 slot_count *= 2
-            slots = <uint32_t*>engine_block_resize(NULL, 0, slot_count * sizeof(uint32_t))
-            if slots == NULL:
-                with gil:
-                    raise MemoryError(f"cannot grow the id table to {slot_count} slots")
-            memset(slots, 0xFF, slot_count * sizeof(uint32_t))
-            engine_block_free(self.slots, (self.slot_mask + 1) * sizeof(uint32_t))
-            self.slots = slots
-            self.slot_mask = slot_count - 1
-            self.slot_shift = 64 - engine_ctz64(<uint64_t>slot_count)
-            # Rehash from the pool, not the old table: a sequential scan of the nodes (free
-            # ones have qty 0) instead of a random read of one node per entry.
-            live = 0
-            for i in range(self.unused):
-                if i + PREFETCH_REHASH < self.unused:   # the table is big: overlap its misses
-                    engine_prefetch(&self.slots[self._home(self.nodes[i + PREFETCH_REHASH].id)])
-                if self.nodes[i].qty > 0:
-                    self._slot_insert(<idx_t>i)
-                    live += 1
-            ENGINE_CHECK(live == self.resting)
-        self.room = min(<int64_t>self.node_capacity, (self.slot_mask + 1) // 2)
+            self._rebuild_hash(slot_count)
+        return 0
+
+    cdef int _rebuild_hash(self, int64_t slot_count) except -1 nogil:
+        """Give the hash table `slot_count` slots (a power of two) and enter the ids it holds."""
+        cdef int64_t i
+        cdef uint32_t* slots
+        cdef oid_t id
+        slots = <uint32_t*>engine_block_resize(NULL, 0, slot_count * sizeof(uint32_t))
+        if slots == NULL:
+            with gil:
+                raise MemoryError(f"cannot resize the id table to {slot_count} slots")
+        memset(slots, 0xFF, slot_count * sizeof(uint32_t))
+        engine_block_free(self.slots, (self.slot_mask + 1) * sizeof(uint32_t))
+        self.slots = slots
+        self.slot_mask = slot_count - 1
+        self.slot_shift = 64 - engine_ctz64(<uint64_t>slot_count)
+        # Rehash from the pool, not the old table: a sequential scan of the nodes (free
+        # ones have qty 0) instead of a random read of one node per entry.
+        self.hashed = 0
+        self.hashed_lo, self.hashed_hi, self.hashed_above = INT64_MAX, INT64_MIN, INT64_MAX
+        for i in range(self.unused):
+            if i + PREFETCH_REHASH < self.unused:   # the table is big: overlap its misses
+                engine_prefetch(&self.slots[self._home(self.nodes[i + PREFETCH_REHASH].id)])
+            id = self.nodes[i].id
+            if self.nodes[i].qty > 0 and self._window_slot(id) < 0:
+                self._hash_insert(id, <idx_t>i)
+        self.hash_room = (self.slot_mask + 1) // 2
         return 0
 
     cdef int _grow_fills(self) except -1 nogil:
@@ -528,13 +577,43 @@ cdef class Book:
             return (i - d) & self.slot_mask
         return self._home(self.nodes[self.slots[i] & SLOT_NODE_MASK].id)
 
-    cdef void _slot_insert(self, idx_t node) noexcept nogil:
-        """Enter `node` in the id table (a rehash: every id is known to be absent)."""
-        cdef oid_t id = self.nodes[node].id
+    cdef void _hash_insert(self, oid_t id, idx_t node) noexcept nogil:
+        """Enter `id`, held in `node`, in the hash table (a rehash or a window move: the id
+        is known to be absent, and there is room)."""
         cdef int64_t home = self._home(id), i = home
         while self.slots[i] != EMPTY_SLOT:
             i = (i + 1) & self.slot_mask
         self.slots[i] = self._pack(self._tag(id) | <uint32_t>node, (i - home) & self.slot_mask)
+        self._count_hashed(id)
+
+    cdef inline void _count_hashed(self, oid_t id) noexcept nogil:
+        self.hashed += 1
+        if id < self.hashed_lo:
+            self.hashed_lo = id
+        if id > self.hashed_hi:
+            self.hashed_hi = id
+        if id > self.window_base + self.window_mask and id < self.hashed_above:
+            self.hashed_above = id
+
+    cdef inline int64_t _window_slot(self, oid_t id) noexcept nogil:
+        """The window slot of `id`, or -1 when the window does not cover it."""
+        if <uint64_t>id - <uint64_t>self.window_base <= <uint64_t>self.window_mask:
+            return <int64_t>(<uint64_t>id & <uint64_t>self.window_mask)
+        return -1
+
+    cdef inline uint32_t _entry(self, int64_t slot) noexcept nogil:
+        """What slot `slot` of the id index holds."""
+        if slot >= IN_WINDOW:
+            return self.window[slot - IN_WINDOW]
+        return self.slots[slot]
+
+    cdef inline void _prefetch_id(self, oid_t id) noexcept nogil:
+        """Fetch the slot where the id index looks `id` up first."""
+        cdef int64_t j = self._window_slot(id)
+        if j >= 0:
+            engine_prefetch(&self.window[j])
+        else:
+            engine_prefetch(&self.slots[self._home(id)])
 
     cdef inline int64_t _slot_of(self, oid_t id) noexcept nogil:
         """The slot holding `id`, or -1."""
@@ -543,6 +622,11 @@ cdef class Book:
 
     cdef inline int64_t _slot_or_gap(self, oid_t id, Gap* gap) noexcept nogil:
         """The slot holding `id`; or -1, with `gap` set to where a new entry for `id` goes."""
+        cdef int64_t j = self._window_slot(id)
+        if j >= 0:
+            gap.slot = IN_WINDOW + j
+            gap.entry = 0
+            return -1 if self.window[j] == EMPTY_SLOT else IN_WINDOW + j
         cdef int64_t home = self._home(id), i = home
         cdef uint32_t tag = self._tag(id)
         cdef uint32_t s = self.slots[i]
@@ -564,6 +648,10 @@ cdef class Book:
 
     cdef inline int64_t _slot_of_node(self, oid_t id, idx_t node) noexcept nogil:
         """The slot of resting order `id`, held in pool node `node` (no node is read)."""
+        cdef int64_t j = self._window_slot(id)
+        if j >= 0:
+            ENGINE_CHECK(self.window[j] == <uint32_t>node)
+            return IN_WINDOW + j
         cdef int64_t i = self._home(id)
         cdef uint32_t entry = self._tag(id) | <uint32_t>node
         while (self.slots[i] & (SLOT_TAG_MASK | SLOT_NODE_MASK)) != entry:
@@ -574,6 +662,9 @@ cdef class Book:
     cdef inline uint32_t _probe_tag(self, oid_t id) noexcept nogil:
         """The first slot of `id`'s probe run whose tag matches, without reading any node
         (for prefetching: usually the slot of `id`), or EMPTY_SLOT."""
+        cdef int64_t j = self._window_slot(id)
+        if j >= 0:
+            return self.window[j]
         cdef int64_t i = self._home(id)
         cdef uint32_t tag = self._tag(id)
         cdef uint32_t s = self.slots[i]
@@ -584,11 +675,18 @@ cdef class Book:
 
     cdef inline idx_t _find(self, oid_t id) noexcept nogil:
         cdef int64_t i = self._slot_of(id)
-        return -1 if i < 0 else <idx_t>(self.slots[i] & SLOT_NODE_MASK)
+        return -1 if i < 0 else <idx_t>(self._entry(i) & SLOT_NODE_MASK)
 
-    cdef inline void _slot_remove(self, int64_t i) noexcept nogil:
-        """Empty slot `i`, shifting later entries of its probe run back."""
-        ENGINE_CHECK(i >= 0)
+    cdef inline void _slot_remove(self, int64_t slot) noexcept nogil:
+        """Empty slot `slot` of the id index."""
+        ENGINE_CHECK(slot >= 0)
+        if slot >= IN_WINDOW:
+            self.window[slot - IN_WINDOW] = EMPTY_SLOT
+        else:
+            self._hash_remove(slot)
+
+    cdef void _hash_remove(self, int64_t i) noexcept nogil:
+        """Empty hash-table slot `i`, shifting later entries of its probe run back."""
         cdef int64_t j = i, home
         while True:
             j = (j + 1) & self.slot_mask
@@ -600,6 +698,134 @@ cdef class Book:
                 self.slots[i] = self._pack(self.slots[j], (i - home) & self.slot_mask)
                 i = j
         self.slots[i] = EMPTY_SLOT
+        self.hashed -= 1
+        if self.hashed == 0:        # the bounds can start afresh
+            self.hashed_lo, self.hashed_hi, self.hashed_above = INT64_MAX, INT64_MIN, INT64_MAX
+
+    # ------------------------------------------------------------------ id window
+    # Every id the window covers that is in the index is in the window; the hash table holds
+    # the rest.  The window moves only upwards (ids usually grow) or, while it is empty, to
+    # anywhere; it never moves over an id the hash table may hold.  The bounds that tell
+    # are loose (an id leaving the table does not tighten them) but start afresh whenever
+    # the table empties or is rebuilt: all its ids lie in [hashed_lo, hashed_hi], and
+    # those above the window at or above hashed_above.
+
+    cdef inline bint _window_wants(self, oid_t id) noexcept nogil:
+        """Should the window move before `id` enters the index?  It should when `id` lies
+        within one window size above it, or anywhere while it is empty."""
+        cdef uint64_t off = <uint64_t>id - <uint64_t>self.window_base
+        return off > <uint64_t>self.window_mask and (
+            off <= 2 * <uint64_t>self.window_mask + 1 or self.resting == self.hashed)
+
+    cdef int _move_window(self, oid_t id) except -1 nogil:
+        """Move the window so that it covers `id`, if that is cheap: else `id` will go to
+        the hash table.  The index may change, the book does not."""
+        cdef int64_t size = self.window_mask + 1, held = <int64_t>self.resting - self.hashed
+        cdef uint64_t off = <uint64_t>id - <uint64_t>self.window_base
+        cdef oid_t base
+        if self.resting == self.hashed:     # empty: place it around `id`, nothing moves
+            base = id - size // 8 if id >= INT64_MIN + size // 8 else INT64_MIN
+            if base > INT64_MAX - (size - 1):
+                base = INT64_MAX - (size - 1)
+            if not self._hashed_within(base, base + (size - 1)):
+                self.window_base = base
+                self.entered = 0
+                # The table's ids now lie all below the window or all above it.
+                self.hashed_above = self.hashed_lo if self.hashed and self.hashed_lo > base \
+                    else INT64_MAX
+            return 0
+        if self.entered * WINDOW_DENSITY < size:    # too sparse to pay for a scan yet
+            return 0
+        # A window at least half full doubles (keeping its base), which covers `id`: after
+        # that it takes no more memory for the ids it holds than a hash table would.
+        if held * 2 >= size and size < MAX_WINDOW and self.window_base <= INT64_MAX - (2 * size - 1):
+            if self.window_base + (2 * size - 1) < self.hashed_above:
+                self._resize_window(2 * size)
+                self.entered = 0
+            return 0
+        # Else it slides, and one under an eighth full shrinks to about a quarter full.
+        if held * 8 < size:
+            while size > self.window_min and held * 4 < size:
+                size //= 2
+        # Slide: `id` lands three quarters up, leaving room for the ids after it.
+        base = id - (size - size // 4)
+        if base > INT64_MAX - (size - 1):
+            base = INT64_MAX - (size - 1)
+        if base + (size - 1) < self.hashed_above:
+            self._slide_window(base)
+            if size <= self.window_mask:
+                self._resize_window(size)
+            self._shrink_hash()
+            self.entered = 0
+        return 0
+
+    cdef bint _hashed_within(self, oid_t lo, oid_t hi) noexcept nogil:
+        """Might the hash table hold an id in [lo, hi]?"""
+        return self.hashed > 0 and lo <= self.hashed_hi and hi >= self.hashed_lo
+
+    cdef int _resize_window(self, int64_t size) except -1 nogil:
+        """Make the window `size` slots (a power of two), keeping its base: when it shrinks,
+        no id it holds may lie beyond its new end."""
+        cdef uint32_t* window = <uint32_t*>engine_block_resize(NULL, 0, size * sizeof(uint32_t))
+        cdef uint64_t old_size = <uint64_t>(self.window_mask + 1), id = <uint64_t>self.window_base
+        cdef uint64_t left = min(old_size, <uint64_t>size), run, j, k
+        if window == NULL:
+            with gil:
+                raise MemoryError(f"cannot grow the id window to {size} slots")
+        memset(window, 0xFF, size * sizeof(uint32_t))
+        if self.window != NULL:
+            # Ids base, base + 1, ... lie in runs of consecutive slots in both rings.
+            while left > 0:
+                j = id & (old_size - 1)
+                k = id & <uint64_t>(size - 1)
+                run = min(left, old_size - j, <uint64_t>size - k)
+                memcpy(&window[k], &self.window[j], run * sizeof(uint32_t))
+                id += run
+                left -= run
+            engine_block_free(self.window, old_size * sizeof(uint32_t))
+        self.window = window
+        self.window_mask = size - 1
+        return 0
+
+    cdef int _slide_window(self, oid_t base) except -1 nogil:
+        """Move the window up to start at `base`: the ids it leaves go to the hash table."""
+        cdef uint64_t first = <uint64_t>self.window_base, size = <uint64_t>(self.window_mask + 1)
+        cdef uint64_t advance = <uint64_t>base - first
+        cdef uint64_t scan = size if advance > size else advance, id, left, run, j, k
+        cdef int64_t leaving = 0
+        # Room for the ids that leave (and the id that moved the window, if it must go to
+        # the hash table after all); count them only if the table might not hold them all.
+        if <int64_t>self.resting + 1 > self.hash_room:
+            id, left = first, scan
+            while left > 0:
+                j = id & (size - 1)
+                run = min(left, size - j)
+                for k in range(j, j + run):
+                    leaving += self.window[k] != EMPTY_SLOT
+                id += run
+                left -= run
+            self._reserve_hash(leaving + 1)
+        id, left = first, scan
+        while left > 0:
+            j = id & (size - 1)
+            run = min(left, size - j)
+            for k in range(j, j + run):
+                if self.window[k] != EMPTY_SLOT:
+                    self._hash_insert(<oid_t>(id + (k - j)), <idx_t>self.window[k])
+            memset(&self.window[j], 0xFF, run * sizeof(uint32_t))
+            id += run
+            left -= run
+        self.window_base = base
+        return 0
+
+    cdef int _shrink_hash(self) except -1 nogil:
+        """Halve (or more) a hash table under a fifth full: it is then over a quarter full."""
+        cdef int64_t slot_count = 1024
+        if self.slot_mask + 1 > 1024 and <int64_t>self.hashed * 5 < self.slot_mask + 1:
+            while slot_count < <int64_t>self.hashed * 2:
+                slot_count *= 2
+            self._rebuild_hash(slot_count)
+        return 0
 
     # ------------------------------------------------------------------ bitmap
 
@@ -706,7 +932,7 @@ cdef class Book:
     cdef inline int _rest(self, side_t side, int64_t level, oid_t id, qty_t qty, owner_t owner,
                           Gap gap) except -1 nogil:
         """Append a new resting order at the tail of `level` (room was reserved by the caller).
-        It enters the id table at `gap`, from a lookup of `id` since the table last changed."""
+        It enters the id index at `gap`, from a lookup of `id` since the index last changed."""
         cdef idx_t node = self.free_head
         if node >= 0:
             self.free_head = self.nodes[node].next
@@ -731,7 +957,12 @@ cdef class Book:
         lv.tail = node
         lv.qty += qty
         ENGINE_CHECK(self._gap_is_fresh(id, gap))
-        self.slots[gap.slot] = gap.entry | <uint32_t>node
+        if gap.slot >= IN_WINDOW:
+            self.window[gap.slot - IN_WINDOW] = <uint32_t>node
+        else:
+            self.slots[gap.slot] = gap.entry | <uint32_t>node
+            self._count_hashed(id)
+        self.entered += 1
         self.resting += 1
         if side > 0:
             self.bid_volume += qty
@@ -745,7 +976,7 @@ cdef class Book:
         return 0
 
     cdef inline void _unlink(self, idx_t node, int64_t slot) noexcept nogil:
-        """Take a resting order out of its queue, the id table (`slot` is its slot there)
+        """Take a resting order out of its queue, the id index (`slot` is its slot there)
         and the pool."""
         cdef Node* n = &self.nodes[node]
         cdef int64_t level = n.level
@@ -764,7 +995,7 @@ cdef class Book:
             self.bid_volume -= n.qty
         else:
             self.ask_volume -= n.qty
-        ENGINE_CHECK(slot >= 0 and (self.slots[slot] & SLOT_NODE_MASK) == <uint32_t>node)
+        ENGINE_CHECK(slot >= 0 and (self._entry(slot) & SLOT_NODE_MASK) == <uint32_t>node)
         self._slot_remove(slot)
         n.qty = 0
         n.next = self.free_head
@@ -898,7 +1129,7 @@ cdef class Book:
                 if slot < 0:
                     result.reject = R_UNKNOWN_ID
                     return 0
-                node = <idx_t>(self.slots[slot] & SLOT_NODE_MASK)
+                node = <idx_t>(self._entry(slot) & SLOT_NODE_MASK)
                 if kind == K_EXECUTE:
                     self._execute(node, slot, qty, order.owner, result)
                 elif kind == K_CANCEL or qty >= self.nodes[node].qty:
@@ -948,18 +1179,22 @@ cdef class Book:
             if kind == K_FOK and self._available(side, price - self.base, qty) < qty:
                 result.cancelled = qty
                 return 0
-        if may_rest and self.resting >= self.room:
-            self._reserve(1)                # before any change, so running out of memory changes nothing
-            gap.slot = -1                   # the id table may have been rebuilt
+        if may_rest and (self.resting >= self.node_capacity or self.hashed >= self.hash_room
+                         or (gap.slot < IN_WINDOW and self._window_wants(order.id))):
+            # Before any change, so running out of memory changes nothing.
+            self._reserve(1)
+            if self._window_wants(order.id):
+                self._move_window(order.id)
+            gap.slot = -1                   # the id index may have been rebuilt
         level = price - self.base
         if (self.best_ask_idx <= level) if side > 0 else (self.best_bid_idx >= level):
             self._match(side, level, &qty, order.id, order.owner, kind)
             if qty < order.qty:
-                gap.slot = -1               # filled makers left the id table
+                gap.slot = -1               # filled makers left the id index
         result.filled = order.qty - qty
         if qty > 0:
             if may_rest:
-                if gap.slot < 0:            # the table changed since the lookup: look again
+                if gap.slot < 0:            # the index changed since the lookup: look again
                     self._slot_or_gap(order.id, &gap)
                 self._rest(side, level, order.id, qty, order.owner, gap)
                 result.remaining = qty
@@ -1085,7 +1320,7 @@ cdef class Book:
         return fills
 
     cdef inline void _prefetch_slot(self, const Order* o) noexcept nogil:
-        engine_prefetch(&self.slots[self._home(o.id)])
+        self._prefetch_id(o.id)
 
     cdef inline void _prefetch_node(self, const Order* o) noexcept nogil:
         """The order a cancel or reduce names, or the tail a new limit may queue behind."""
@@ -1115,7 +1350,7 @@ cdef class Book:
         if n.qty == 0 or n.next < 0:        # traded or cancelled meanwhile, or the tail
             self.chase_steps = 0
             return
-        engine_prefetch(&self.slots[self._home(n.id)])
+        self._prefetch_id(n.id)
         engine_prefetch(&self.nodes[n.next])
         self.chase_node = n.next
         self.chase_steps -= 1
@@ -1147,7 +1382,7 @@ cdef class Book:
         o.owner = owner
         o.flags = flags
         if kind <= K_FOK:           # a new order
-            engine_prefetch(&self.slots[self._home(<oid_t>(<uint64_t>id + PREFETCH_NEXT_ID))])
+            self._prefetch_id(<oid_t>(<uint64_t>id + PREFETCH_NEXT_ID))
         self._process(&o, r)
         if r.reject:
             self._refuse(r.reject, id, side, price, qty)
@@ -1313,13 +1548,20 @@ cdef class Book:
 
     @property
     def nbytes(self):
-        """Bytes the book has allocated (levels, bitmap, pool, id table, fill buffer)."""
+        """Bytes the book has allocated (levels, bitmap, pool, id index, fill buffer)."""
         self._check_idle()
         return (self.span * sizeof(Level)
                 + (self.words0 + self.words1 + self.words2) * sizeof(uint64_t)
                 + <int64_t>self.node_capacity * sizeof(Node)
-                + (self.slot_mask + 1) * sizeof(uint32_t)
+                + (self.window_mask + 1 + self.slot_mask + 1) * sizeof(uint32_t)
                 + self.fill_capacity * sizeof(Fill))
+
+    def _id_index(self):
+        """How the id index stands: window size and first id, ids in the hash table and its
+        slots.  For tests and benchmarks."""
+        self._check_idle()
+        return {"window_size": self.window_mask + 1, "window_base": self.window_base,
+                "hashed": self.hashed, "hash_slots": self.slot_mask + 1}
 
     def set_band(self, lo, hi):
         """Move the band (for example to the next session's limits), keeping every resting
@@ -1525,8 +1767,25 @@ cdef class Book:
         assert low_ask == self.best_ask_idx, f"best ask {self.best_ask_idx} != {low_ask}"
         assert count == self.resting, f"{count} orders in queues, {self.resting} counted"
         assert bids == self.bid_volume and asks == self.ask_volume
-        live = sum(1 for i in range(self.slot_mask + 1) if self.slots[i] != EMPTY_SLOT)
-        assert live == self.resting, f"id table holds {live}, {self.resting} resting"
+        # The index: ids the window covers are in the window, the rest in the hash table.
+        hashed = 0
+        for i in range(self.slot_mask + 1):
+            if self.slots[i] != EMPTY_SLOT:
+                id = self.nodes[self.slots[i] & SLOT_NODE_MASK].id
+                assert self._window_slot(id) < 0, f"id {id} is in the hash table, not the window"
+                assert self.hashed_lo <= id <= self.hashed_hi, f"id {id} outside the hash bounds"
+                assert id < self.window_base or id >= self.hashed_above, \
+                    f"id {id} above the window but below {self.hashed_above}"
+                hashed += 1
+        assert hashed == self.hashed, f"hash table holds {hashed}, counted {self.hashed}"
+        windowed = 0
+        for i in range(self.window_mask + 1):
+            if self.window[i] != EMPTY_SLOT:
+                id = self.nodes[self.window[i]].id
+                assert self._window_slot(id) == i, f"id {id} in window slot {i}"
+                windowed += 1
+        assert windowed + hashed == self.resting, \
+            f"id index holds {windowed} + {hashed}, {self.resting} resting"
         # Free nodes have qty 0 (a rehash scans the pool for live ones), and none is lost.
         free_count = 0
         node = self.free_head

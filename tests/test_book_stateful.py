@@ -21,6 +21,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from engine import (
     Book, BUY, SELL, LIMIT, MARKET, IOC, FOK, CANCEL, REDUCE, EXECUTE, QUEUE_AT_LIMIT, ORDER_DTYPE,
 )
+from engine._book import _set_window_min as set_window_min
 from engine.reference import ReferenceBook
 from engine.testing.strategies import depth_profiles, seeded_books
 
@@ -98,11 +99,17 @@ class BookComparison(RuleBasedStateMachine):
         self.book = None
 
     @initialize(scale=st.sampled_from([1, 1, 1, 1, 3, 67, 4099, 7001]),
-                lo_units=st.integers(-30, 30), width=st.integers(0, 40), data=st.data())
-    def start(self, scale, lo_units, width, data):
+                lo_units=st.integers(-30, 30), width=st.integers(0, 40),
+                window=st.sampled_from([8, 8, 16, 4096]), data=st.data())
+    def start(self, scale, lo_units, width, window, data):
         self.scale = scale
         lo, hi = lo_units * scale, (lo_units + width) * scale
-        self.book = Book(lo, hi)
+        # A small id window grows, slides and moves over the pool's ids all the time.
+        old = set_window_min(window)
+        try:
+            self.book = Book(lo, hi)
+        finally:
+            set_window_min(old)
         self.ref = ReferenceBook(lo, hi)
         # Quantity accounting from the engine's own answers.
         self.rested = 0        # lots that came to rest
