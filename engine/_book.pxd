@@ -142,7 +142,7 @@ cdef class Book:
     cdef inline void _count_hashed(self, oid_t id) noexcept nogil
     cdef inline int64_t _window_slot(self, oid_t id) noexcept nogil
     cdef inline int64_t _slot_or_gap(self, oid_t id, Gap* gap) noexcept nogil
-    cdef inline int64_t _slot_of_node(self, oid_t id, idx_t node) noexcept nogil
+    cdef inline void _forget(self, oid_t id, idx_t node) noexcept nogil
     cdef bint _gap_is_fresh(self, oid_t id, Gap gap) noexcept nogil
     cdef inline void _slot_remove(self, int64_t slot) noexcept nogil
     cdef void _hash_remove(self, int64_t i) noexcept nogil

@@ -3,8 +3,9 @@
 
 The book keeps one array of price levels over a grid of integer ticks, each level a
 FIFO queue of resting orders threaded through a node pool, an occupancy bitmap over the
-levels for next-price search, and an id table for O(1) cancel and reduce.  Every path
-that touches orders runs without the GIL; Python only validates arrays and wraps results.
+levels for next-price search, and an id index (a window of ids looked up by position, a
+hash table for the rest) for O(1) cancel and reduce.  Every path that touches orders runs
+without the GIL; Python only validates arrays and wraps results.
 """
 from libc.stdlib cimport malloc, calloc, free
 from engine._blocks cimport (
@@ -155,6 +156,10 @@ cdef enum:
     # each id a bounded share however the caller numbers its orders.
     WINDOW_MIN = 4096
     WINDOW_DENSITY = 8
+    # An empty window that may not move to a new id (the hash table's ids span it) lets
+    # this many ids enter before it tries again: callers with random ids would otherwise
+    # pay for the attempt with every order.
+    WINDOW_RETRY = 256
     MAX_WINDOW = 1 << 27
 MAX_LEVELS = C_MAX_LEVELS
 MAX_RESTING = C_MAX_RESTING
@@ -646,18 +651,20 @@ cdef class Book:
         now.entry = 0
         return self._slot_or_gap(id, &now) < 0 and now.slot == gap.slot and now.entry == gap.entry
 
-    cdef inline int64_t _slot_of_node(self, oid_t id, idx_t node) noexcept nogil:
-        """The slot of resting order `id`, held in pool node `node` (no node is read)."""
+    cdef inline void _forget(self, oid_t id, idx_t node) noexcept nogil:
+        """Take resting order `id`, held in pool node `node`, out of the id index (no node
+        is read)."""
         cdef int64_t j = self._window_slot(id)
         if j >= 0:
             ENGINE_CHECK(self.window[j] == <uint32_t>node)
-            return IN_WINDOW + j
+            self.window[j] = EMPTY_SLOT
+            return
         cdef int64_t i = self._home(id)
         cdef uint32_t entry = self._tag(id) | <uint32_t>node
         while (self.slots[i] & (SLOT_TAG_MASK | SLOT_NODE_MASK)) != entry:
             ENGINE_CHECK(self.slots[i] != EMPTY_SLOT)
             i = (i + 1) & self.slot_mask
-        return i
+        self._hash_remove(i)
 
     cdef inline uint32_t _probe_tag(self, oid_t id) noexcept nogil:
         """The first slot of `id`'s probe run whose tag matches, without reading any node
@@ -715,7 +722,8 @@ cdef class Book:
         within one window size above it, or anywhere while it is empty."""
         cdef uint64_t off = <uint64_t>id - <uint64_t>self.window_base
         return off > <uint64_t>self.window_mask and (
-            off <= 2 * <uint64_t>self.window_mask + 1 or self.resting == self.hashed)
+            off <= 2 * <uint64_t>self.window_mask + 1
+            or (self.resting == self.hashed and self.entered >= 0))
 
     cdef int _move_window(self, oid_t id) except -1 nogil:
         """Move the window so that it covers `id`, if that is cheap: else `id` will go to
@@ -727,12 +735,14 @@ cdef class Book:
             base = id - size // 8 if id >= INT64_MIN + size // 8 else INT64_MIN
             if base > INT64_MAX - (size - 1):
                 base = INT64_MAX - (size - 1)
-            if not self._hashed_within(base, base + (size - 1)):
-                self.window_base = base
-                self.entered = 0
-                # The table's ids now lie all below the window or all above it.
-                self.hashed_above = self.hashed_lo if self.hashed and self.hashed_lo > base \
-                    else INT64_MAX
+            if self._hashed_within(base, base + (size - 1)):
+                self.entered = -WINDOW_RETRY
+                return 0
+            self.window_base = base
+            self.entered = 0
+            # The table's ids now lie all below the window or all above it.
+            self.hashed_above = self.hashed_lo if self.hashed and self.hashed_lo > base \
+                else INT64_MAX
             return 0
         if self.entered * WINDOW_DENSITY < size:    # too sparse to pay for a scan yet
             return 0
@@ -1051,7 +1061,7 @@ cdef class Book:
                     break
                 # The maker is filled: pop it off the head of the queue.
                 lv.head = n.next
-                self._slot_remove(self._slot_of_node(n.id, node))
+                self._forget(n.id, node)
                 n.qty = 0
                 n.next = self.free_head
                 self.free_head = node
