@@ -60,6 +60,23 @@ def test_random_ids_go_to_the_hash_table_and_are_all_found():
     book.check_invariants()
 
 
+def test_random_ids_after_the_window_empties_stay_in_the_hash_table():
+    rng = np.random.default_rng(11)
+    ids = rng.permutation(np.unique(rng.integers(1, 2**62, size=3_000, dtype=np.int64)))
+    book = Book(LO, HI)
+    book.submit(_limits(ids[:1000]))
+    assert book._id_index()["hashed"] == 999     # the window moved to the first id
+    # Empty the window; the hash table's ids span almost any place it could move to, so
+    # the ids that follow go to the hash table too (but for one, if it moved).
+    book.submit(_cancels(ids[:1000:7]))
+    book.submit(_limits(ids[1000:]))
+    assert book._id_index()["hashed"] >= len(book) - 1
+    book.check_invariants()
+    assert not book.submit(_cancels(np.setdiff1d(ids, ids[:1000:7]))).reject.any()
+    assert len(book) == 0
+    book.check_invariants()
+
+
 def test_a_slide_moves_the_oldest_live_ids_to_the_hash_table():
     with window_min(8):
         book = Book(LO, HI)
