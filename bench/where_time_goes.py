@@ -1,8 +1,12 @@
 """Where the book's time goes: the figures the README's "Where the time goes" quotes.
 
-- Instructions a message on workloads A and B (batch) and a call (per-call path on A),
-  counted by ``valgrind --tool=cachegrind``: the count of a run that replays the workload
+- Instructions a message on workloads A and B (batch, and A again with every id mapped to
+  a random one, as in bench/id_order.py) and a call (per-call path on A), counted by
+  ``valgrind --tool=cachegrind``: the count of a run that replays the workload
   minus the count of the same run without the replay.  Repeatable on any machine load.
+- Data reads that miss the first-level cache, a message, the same way: cachegrind
+  simulates the cache (this machine's L1 geometry), so the count is repeatable too, and
+  tells what a change does to the waits on memory that instruction counts do not show.
 - Instructions a forced order in a margin cascade of 200,000 accounts (the cascade
   benchmark's workload), counted the same way.
 - How far B walks the best bid down, and how long the makers its sweeps trade against had
@@ -29,8 +33,10 @@ import workloads  # noqa: E402
 CHILD = """
 import sys
 sys.path.insert(0, {here!r})
-import book_bench, workloads
+import book_bench, workloads, id_order
 seed, messages = workloads.load({name!r})
+if {random_ids!r}:
+    seed, messages = id_order.random_ids(seed, messages)
 book = book_bench.seeded(seed)
 plan = book_bench.per_call_plan(book, messages) if {per_call!r} else None
 if {replay!r}:
@@ -50,21 +56,28 @@ if {replay!r}:
 CASCADE_ACCOUNTS = 200_000
 
 
-def instructions(name, per_call, replay):
-    code = CHILD.format(here=str(HERE), name=name, per_call=per_call, replay=replay)
-    return _count(code)
+def instructions(name, per_call, replay, random_ids=False):
+    """(instructions, first-level data read misses) of one child run."""
+    code = CHILD.format(here=str(HERE), name=name, per_call=per_call, replay=replay,
+                        random_ids=random_ids)
+    return _count(code, misses=True)
 
 
 def cascade_instructions(replay):
     return _count(CASCADE_CHILD.format(here=str(HERE), accounts=CASCADE_ACCOUNTS, replay=replay))
 
 
-def _count(code):
+def _count(code, misses=False):
     env = dict(os.environ, PYTHONHASHSEED="0", OPENBLAS_NUM_THREADS="1")
-    out = subprocess.run(["valgrind", "--tool=cachegrind", "--cache-sim=no",
+    out = subprocess.run(["valgrind", "--tool=cachegrind", f"--cache-sim={'yes' if misses else 'no'}",
                           "--cachegrind-out-file=/dev/null", sys.executable, "-c", code],
                          env=env, capture_output=True, text=True, check=True).stderr
-    return int(re.search(r"I\s+refs:\s+([\d,]+)", out).group(1).replace(",", ""))
+    refs = int(re.search(r"I\s+refs:\s+([\d,]+)", out).group(1).replace(",", ""))
+    if not misses:
+        return refs
+    # "D1  misses:  total  ( reads rd + writes wr)"
+    read_misses = re.search(r"D1\s+misses:\s+[\d,]+\s+\(\s*([\d,]+) rd", out).group(1)
+    return refs, int(read_misses.replace(",", ""))
 
 
 def replay_b():
@@ -85,11 +98,14 @@ def main():
     if shutil.which("valgrind") is None:
         print("valgrind not found: no instruction counts")
         return
-    for label, name, per_call in (("A batch", "mixed", False), ("B batch", "cascade", False),
-                                  ("A per call", "mixed", True)):
+    for label, name, per_call, random_ids in (
+            ("A batch", "mixed", False, False), ("B batch", "cascade", False, False),
+            ("A batch, random ids", "mixed", False, True), ("A per call", "mixed", True, False)):
         n = len(workloads.load(name)[1])
-        extra = instructions(name, per_call, True) - instructions(name, per_call, False)
-        print(f"{label}: {extra / n:,.0f} instructions a message")
+        (ran, ran_misses), (idle, idle_misses) = (instructions(name, per_call, True, random_ids),
+                                                  instructions(name, per_call, False, random_ids))
+        print(f"{label}: {(ran - idle) / n:,.0f} instructions and "
+              f"{(ran_misses - idle_misses) / n:.2f} first-level cache read misses a message")
     # Every account is liquidated with one forced order (cascade_bench's workload).
     extra = cascade_instructions(True) - cascade_instructions(False)
     print(f"Cascade ({CASCADE_ACCOUNTS:,} accounts): {extra / CASCADE_ACCOUNTS:,.0f} "
