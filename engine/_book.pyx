@@ -48,7 +48,7 @@ cdef extern from *:
     #define ENGINE_NO_ASK INT64_MAX
     #define ENGINE_MAX_LEVELS ((int64_t)1 << 24)
     #define ENGINE_MAX_RESTING (((int64_t)1 << 26) - 2)
-    /* The id table stays at most half full, so it has at most 2**27 slots and a home slot
+    /* The id hash table stays at most half full, so it has at most 2**27 slots and a home slot
        takes hash bits 37 and up: the tag's bits 34..36 (Book._tag) never overlap them. */
     _Static_assert(2 * ENGINE_MAX_RESTING <= ((int64_t)1 << 27), "id-table tag bits overlap home bits");
     #define ENGINE_ALL_BITS UINT64_C(0xFFFFFFFFFFFFFFFF)
@@ -103,7 +103,7 @@ cdef extern from *:
     const int64_t C_MAX_RESTING "ENGINE_MAX_RESTING"  # node indices fit 26 bits of a slot
     const uint64_t ALL_BITS "ENGINE_ALL_BITS"
     const uint64_t FIB "ENGINE_FIB"                   # Fibonacci hashing multiplier
-    # An id-table slot packs a node index (low 26 bits), 3 more bits of the id's hash (so a
+    # A hash-table slot packs a node index (low 26 bits), 3 more bits of the id's hash (so a
     # probe rarely reads a node to rule an entry out) and the entry's distance from its home
     # slot (top 3 bits, 7 meaning "7 or more": so deletion rarely reads a node either).
     const uint32_t EMPTY_SLOT "ENGINE_EMPTY_SLOT"
@@ -145,10 +145,10 @@ cdef enum:
     PREFETCH_SLOT = 24
     PREFETCH_NODE = 12
     PREFETCH_NEIGHBOURS = 4
-    PREFETCH_REHASH = 16        # nodes ahead whose new id-table slot a rehash fetches
+    PREFETCH_REHASH = 16        # nodes ahead whose new hash-table slot a rehash fetches
     CHASE_STEPS = 3             # makers the batch path fetches down a queue after a sweep
     # The per-call path cannot see the next call, but callers number new orders in
-    # sequence (exchanges, feeds, simulators): each new order fetches the id-table slot of
+    # sequence (exchanges, feeds, simulators): each new order fetches the id-index slot of
     # the id this many past its own, whose duplicate check would otherwise be a cache miss.
     PREFETCH_NEXT_ID = 4
     # The id window starts this wide, and a move of it that scans k slots waits until
@@ -509,7 +509,7 @@ cdef class Book:
         slots = <uint32_t*>engine_block_resize(NULL, 0, slot_count * sizeof(uint32_t))
         if slots == NULL:
             with gil:
-                raise MemoryError(f"cannot resize the id table to {slot_count} slots")
+                raise MemoryError(f"cannot resize the id hash table to {slot_count} slots")
         memset(slots, 0xFF, slot_count * sizeof(uint32_t))
         engine_block_free(self.slots, (self.slot_mask + 1) * sizeof(uint32_t))
         self.slots = slots
@@ -560,7 +560,7 @@ cdef class Book:
         self.fill_count += 1
         return 0
 
-    # ------------------------------------------------------------------ id table
+    # ------------------------------------------------------------------ id index: the hash table
 
     cdef int64_t _home(self, oid_t id) noexcept nogil:
         return <int64_t>((<uint64_t>id * FIB) >> self.slot_shift)
@@ -719,10 +719,11 @@ cdef class Book:
 
     cdef inline bint _window_wants(self, oid_t id) noexcept nogil:
         """Should the window move before `id` enters the index?  It should when `id` lies
-        within one window size above it, or anywhere while it is empty."""
+        within one window size above it, or anywhere while it is empty.  (Above, not round
+        the end of int64: the window never wraps, and moves over no id the hash table holds.)"""
         cdef uint64_t off = <uint64_t>id - <uint64_t>self.window_base
         return off > <uint64_t>self.window_mask and (
-            off <= 2 * <uint64_t>self.window_mask + 1
+            (off <= 2 * <uint64_t>self.window_mask + 1 and id > self.window_base)
             or (self.resting == self.hashed and self.entered >= 0))
 
     cdef int _move_window(self, oid_t id) except -1 nogil:
@@ -1281,7 +1282,7 @@ cdef class Book:
             self.fills = NULL
             self.fill_count = self.fill_capacity = 0
             # Fills are written once and read only after the batch: they go around the
-            # caches, which keep the book's pool and id table instead.  (Streaming the
+            # caches, which keep the book's pool and id index instead.  (Streaming the
             # results as well cost A more instructions than it saved.)
             self.stream_fills = True
             try:
@@ -1759,7 +1760,7 @@ cdef class Book:
                 assert self.nodes[node].prev == prev, f"broken queue at level {level}"
                 assert self.nodes[node].level == level
                 assert self.nodes[node].qty > 0, f"empty order {self.nodes[node].id}"
-                assert self._find(self.nodes[node].id) == node, f"id table lost {self.nodes[node].id}"
+                assert self._find(self.nodes[node].id) == node, f"id index lost {self.nodes[node].id}"
                 total += self.nodes[node].qty
                 count += 1
                 prev = node

@@ -124,6 +124,23 @@ def test_ids_at_the_edges_of_int64(start):
     assert sorted(book.snapshot()["id"].tolist()) == sorted(set(ids) - set(ids[::3]) | set(others))
 
 
+def test_a_window_at_the_top_of_int64_does_not_wrap_round_to_the_bottom():
+    # Found by the id-pattern property: an id just past INT64_MIN is, modulo 2**64, just
+    # above a window ending at INT64_MAX, and sliding there went over ids the hash table held.
+    with window_min(64):
+        book = Book(LO, HI)
+    bottom = [INT64_MIN + k for k in (5, 15, 30)]
+    book.submit(_limits([INT64_MAX - 3, INT64_MAX]))       # the window moves to the top
+    book.submit(_limits(bottom))                             # these go to the hash table
+    book.submit(_limits(np.arange(INT64_MAX - 60, INT64_MAX - 3)))
+    book.submit(_limits([INT64_MIN + 57]))                  # "just above" only modulo 2**64
+    book.check_invariants()
+    with pytest.raises(ValueError, match="DUPLICATE_ID"):
+        book.limit(INT64_MIN + 15, BUY, 1040, 1)
+    assert all(book.cancel(i) == 1 for i in bottom + [INT64_MIN + 57])
+    book.check_invariants()
+
+
 def test_an_empty_window_moves_to_the_next_id():
     book = Book(LO, HI)
     book.submit(_limits(np.arange(1, 100)))
