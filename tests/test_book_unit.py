@@ -865,35 +865,49 @@ def test_many_orders_grow_the_book_and_cancel_in_any_order():
     assert len(book) == 100
 
 
-def test_growth_rehashes_live_orders_and_skips_freed_ones():
-    # Free nodes (left by fills and cancels) sit among live ones when the id table grows.
+def _laid_out(ids, layout):
+    """`ids` as given ("sequence": they stay in the id index's window) or each sent to a
+    distinct far-flung id ("scattered": the hash table holds them)."""
+    ids = np.asarray(ids, dtype=np.int64)
+    if layout == "sequence":
+        return ids
+    # An odd multiplier is a bijection mod 2**62: distinct ids stay distinct.
+    return ((ids.astype(object) * 0x9E3779B97F4A7C15) % 2**62 + 2**61).astype(np.int64)
+
+
+@pytest.mark.parametrize("layout", ["sequence", "scattered"])
+def test_growth_rehashes_live_orders_and_skips_freed_ones(layout):
+    # Free nodes (left by fills and cancels) sit among live ones when the id index grows.
     rng = np.random.default_rng(11)
     book, ref = EngineBook(0, 2000), ReferenceBook(0, 2000)
     next_id = 1
     for _ in range(4):
         n = 1500
-        ids = np.arange(next_id, next_id + n)
+        ids = _laid_out(np.arange(next_id, next_id + n), layout)
         next_id += n
         bids = make_orders(id=ids, side=BUY, kind=LIMIT, price=rng.integers(0, 1000, n),
                            qty=rng.integers(1, 9, n))
         doomed = rng.permutation(ref.snapshot()["id"])[: len(ref) // 3]
         cancels = make_orders(id=doomed, kind=np.full(len(doomed), CANCEL))
-        sell = make_orders(id=[next_id], side=SELL, kind=MARKET, qty=[2000])
+        sell = make_orders(id=_laid_out([next_id], layout), side=SELL, kind=MARKET, qty=[2000])
         next_id += 1
         for batch in (cancels, bids, sell):
             assert np.array_equal(book.submit(batch).results, ref.submit(batch).results)
         book.check_invariants()
     same_snapshot(book.snapshot(), ref.snapshot())
+    hashed = book._id_index()["hashed"]
+    assert hashed == 0 if layout == "sequence" else hashed >= len(book) - 1
 
 
-def test_limits_that_trade_then_rest_are_found_by_id():
-    # A new limit's duplicate-id lookup leaves the empty id-table slot the order will take.
-    # When its own fills take makers out of the table first, or the table grows, the order
+@pytest.mark.parametrize("layout", ["sequence", "scattered"])
+def test_limits_that_trade_then_rest_are_found_by_id(layout):
+    # A new limit's duplicate-id lookup leaves the empty id-index slot the order will take.
+    # When its own fills take makers out of the index first, or the index grows, the order
     # must look again: each of them is found by id afterwards and refuses a duplicate.
     rng = np.random.default_rng(5)
     book, ref = EngineBook(0, 2000), ReferenceBook(0, 2000)
-    n = 4000                                # past the id table's first growth
-    ids = np.arange(1, n + 1)
+    n = 8000                                # past the first growth of the window or the table
+    ids = _laid_out(np.arange(1, n + 1), layout)
     side = rng.choice([BUY, SELL], n)
     price = 1000 + np.where(side == BUY, rng.integers(-5, 3, n), rng.integers(-2, 6, n))
     orders = make_orders(id=ids, side=side, kind=LIMIT, price=price, qty=rng.integers(1, 9, n))
@@ -910,11 +924,11 @@ def test_limits_that_trade_then_rest_are_found_by_id():
     assert (again.reject == Reject.DUPLICATE_ID).all()
 
 
-def _ids_sharing_a_home_slot(slots=2048):
+def _ids_sharing_a_home_slot(slots=1024):
     """Two ids that Fibonacci hashing (engine/_book.pyx, `_home`) sends to the same slot of
-    an id table of `slots` slots, a fresh book's size."""
+    a hash table of `slots` slots, a fresh book's size; both far from its id window."""
     shift, seen = 64 - slots.bit_length() + 1, {}
-    for oid in range(1, 100_000):
+    for oid in range(10**9, 10**9 + 100_000):
         home = ((oid * 0x9E3779B97F4A7C15) & (2**64 - 1)) >> shift
         if home in seen:
             return seen[home], oid
@@ -927,6 +941,7 @@ def test_a_limit_whose_fill_empties_its_probe_run_is_still_found(path):
     # ask empties its slot, so the buy must enter the table where a lookup will now look.
     ask, buy = _ids_sharing_a_home_slot()
     book = EngineBook(0, 200)
+    book.limit(1, BUY, 0, 1)                # the id window stays at id 1, not at `ask`
     if path == "batch":
         book.submit(make_orders(id=[ask, buy], side=[SELL, BUY], kind=LIMIT, price=100, qty=[1, 2]))
     else:
@@ -934,6 +949,7 @@ def test_a_limit_whose_fill_empties_its_probe_run_is_still_found(path):
         book.limit(buy, BUY, 100, 2)
     assert book.order(buy) == (BUY, 100, 1, -1)
     assert book.order(ask) is None
+    assert book._id_index()["hashed"] == 1
     book.check_invariants()
     with pytest.raises(ValueError, match="DUPLICATE_ID"):
         book.limit(buy, BUY, 99, 1)
