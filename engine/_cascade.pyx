@@ -796,7 +796,7 @@ cdef class Engine:
 
     cdef void _prefetch_makers(self) noexcept nogil:
         """The next forced sell will take the oldest bids at the touch and the book will
-        drop their ids from its id table: fetch those slots now."""
+        drop their ids from its id index: fetch those slots now."""
         cdef Order ahead
         cdef int64_t level = self.book.best_bid_idx, i = 0
         cdef idx_t node
@@ -820,7 +820,7 @@ cdef class Engine:
             if self.next_send < self.order_n:
                 k = self.next_send
                 self.next_send += 1
-                # The queue is known ahead: let the book fetch the id-table slot that a
+                # The queue is known ahead: let the book fetch the id-index slot that a
                 # later forced order's duplicate-id check will probe.
                 if k + PREFETCH_AHEAD < self.order_n:
                     ahead.id = C_FORCED_ID_BASE + k + PREFETCH_AHEAD
