@@ -72,39 +72,57 @@ def check_invariants(before, book, bid_volume, ask_volume, result):
     assert not (idle & accounts.crossed(result.final_mark, result.final_mark_half)).any()
 
 
-def check_trigger_order(before, result):
-    """First liquidations caused by the price come in (trigger desc, account asc) order,
-    and each account was crossed (mark <= its trigger) when it was chosen."""
+def check_trigger_order(initial, result, mark="last"):
+    """First liquidations caused by the price come in trigger order (highest first), and
+    each account was crossed (mark <= its trigger) when it was chosen.
+
+    `initial` is a copy of the ledger before the run.  Accounts crossed at one mark are
+    chosen in (trigger desc, account asc) order.  With ``mark="mid"`` the mark can be the
+    exact mid t + 1/2: it crosses only the accounts of trigger t whose line lies above it
+    (``crossed(t, half=True)``), and the others of trigger t come later, at a lower mark.
+    So a tie on the trigger is in account order, or, when a mid t + 1/2 split it, in
+    account order among those crossed at t + 1/2 and then among the rest."""
     orders = result.orders
     first = {}
     for k, o in enumerate(orders):
         first.setdefault(int(o["account"]), k)
-    keys = []
+    triggers, ties = [], {}
     for account, k in sorted(first.items(), key=lambda item: item[1]):
         o = orders[k]
         if o["cause"] != 0:
             continue
-        trigger = int(before["trigger"][account])
+        trigger = int(initial.trigger[account])
         assert o["mark"] <= trigger, "liquidated above its line"
-        keys.append((-trigger, account))
-    assert keys == sorted(keys)
+        triggers.append(trigger)
+        ties.setdefault(trigger, []).append(account)
+    assert triggers == sorted(triggers, reverse=True)
+    for trigger, chosen in ties.items():
+        if chosen == sorted(chosen):
+            continue
+        assert mark == "mid", (trigger, chosen)
+        at_mid = initial.crossed(trigger, half=True)
+        split = sorted(a for a in chosen if at_mid[a]), sorted(a for a in chosen if not at_mid[a])
+        assert chosen == split[0] + split[1], (trigger, chosen)
+        assert all(orders[first[a]]["mark"] == trigger for a in split[0])
 
 
 @given(book_levels(), accounts(), cascade_configs(), shocks())
 def test_invariants(levels, population, config, shock):
     bids, asks = levels
+    initial = population.copy()
     before, book, bid_volume, ask_volume, result = run(bids, asks, population, config, shock)
     check_invariants(before, book, bid_volume, ask_volume, result)
-    check_trigger_order(before, result)
+    check_trigger_order(initial, result, config["mark"])
 
 
 @given(book_levels(), margin_accounts(rule=margin_rules(cooldown=True)), cascade_configs(), shocks())
 def test_invariants_with_chunk_cooldowns(levels, population, config, shock):
     """Chunks with cooldowns are not in the reference cascade: hold them to the invariants."""
     bids, asks = levels
+    initial = population.copy()
     before, book, bid_volume, ask_volume, result = run(bids, asks, population, config, shock)
     check_invariants(before, book, bid_volume, ask_volume, result)
-    check_trigger_order(before, result)
+    check_trigger_order(initial, result, config["mark"])
 
 
 @settings(max_examples=50)
@@ -116,10 +134,11 @@ def test_invariants_with_mixed_cooldowns(levels, first, second, config, qty):
     queue releases each account when its own cooldown is over."""
     bids, asks = levels
     population = Accounts.concat(first, second)
+    initial = population.copy()
     before, book, bid_volume, ask_volume, result = run(bids, asks, population, config,
                                                        Shock.sell(qty))
     check_invariants(before, book, bid_volume, ask_volume, result)
-    check_trigger_order(before, result)
+    check_trigger_order(initial, result, config["mark"])
     # a chunk after a cooldown keeps the wave of its liquidation
     orders = result.orders
     for k in np.flatnonzero(orders["cause"] == _cascade.CHUNK_CAUSE):
@@ -132,6 +151,7 @@ def test_invariants_with_mixed_cooldowns(levels, first, second, config, qty):
 def test_invariants_with_providers(levels, population, shock):
     bids, asks = levels
     before = population.columns()
+    initial = population.copy()
     book = build_book(engine.Book, bids, asks)
     provider = LiquidityProvider(size=5, levels=3, every=2, gap_ticks=5, drop_ticks=20,
                                  window=10, pause=5)
@@ -160,7 +180,7 @@ def test_invariants_with_providers(levels, population, shock):
     lp_bought = tape["qty"][((tape["maker_owner"] == _cascade.LP_OWNER) & (tape["taker_side"] == engine.SELL))
                             | ((tape["taker_owner"] == _cascade.LP_OWNER) & (tape["taker_side"] == engine.BUY))]
     assert lp_bought.sum() == result.lp_bought
-    check_trigger_order(before, result)
+    check_trigger_order(initial, result)
 
 
 def _population(shares, cash, debt, rule=SELL_ALL_MARKET):

@@ -147,6 +147,24 @@ def test_mid_mark_crosses_at_the_true_mid():
     assert probe.crossed(99, half=True).tolist() == [False, True]
 
 
+def test_a_mid_half_a_tick_above_a_shared_trigger_splits_the_tie():
+    # Both triggers are 99 (crossed iff 10 p < 991.1 and 10 p < 995.5), but only account 1
+    # is crossed at the mid 99.5 after the shock.  It goes first, in wave 1, and account 0
+    # is crossed only by its sale (mid 95.5), in wave 2: not in account order, and right.
+    # The invariant test's trigger-order check used to expect account 0 first.
+    rule = MarginRule(force=1.10, call=None, policy="all", style="market")
+    acc = Accounts.margin(cash=[0, 0], shares=[10, 10], debt=[901, 905], rule=rule)
+    assert acc.trigger.tolist() == [99, 99]
+    assert acc.crossed(99, half=True).tolist() == [False, True]
+    bids, asks = [(99, 1), (98, 5), (90, 1000)], [(101, 10)]
+    reference = ReferenceCascade(build_book(ReferenceBook, bids, asks, band=(1, 200)), acc.copy(),
+                                 mark="mid").run(Shock.sell(1))
+    result = Cascade(build_book(engine.Book, bids, asks, band=(1, 200)), acc, mark="mid").run(Shock.sell(1))
+    assert result.orders[["account", "wave", "mark"]].tolist() == \
+        [(o["account"], o["wave"], o["mark"]) for o in reference.orders] == [(1, 1, 99), (0, 2, 95)]
+    assert (result.orders["cause"] == _cascade.PRICE_CAUSE).all()
+
+
 # 7 -------------------------------------------------------------------------------
 
 def test_summary_is_a_snapshot_of_its_run():
