@@ -64,17 +64,19 @@ def instructions(name, per_call, replay, random_ids=False):
 
 
 def cascade_instructions(replay):
-    return _count(CASCADE_CHILD.format(here=str(HERE), accounts=CASCADE_ACCOUNTS, replay=replay))
+    return _count(CASCADE_CHILD.format(here=str(HERE), accounts=CASCADE_ACCOUNTS, replay=replay),
+                  misses=False)[0]
 
 
-def _count(code, misses=False):
+def _count(code, misses):
+    """(instructions, first-level data read misses or None) of running `code`."""
     env = dict(os.environ, PYTHONHASHSEED="0", OPENBLAS_NUM_THREADS="1")
     out = subprocess.run(["valgrind", "--tool=cachegrind", f"--cache-sim={'yes' if misses else 'no'}",
                           "--cachegrind-out-file=/dev/null", sys.executable, "-c", code],
                          env=env, capture_output=True, text=True, check=True).stderr
     refs = int(re.search(r"I\s+refs:\s+([\d,]+)", out).group(1).replace(",", ""))
     if not misses:
-        return refs
+        return refs, None
     # "D1  misses:  total  ( reads rd + writes wr)"
     read_misses = re.search(r"D1\s+misses:\s+[\d,]+\s+\(\s*([\d,]+) rd", out).group(1)
     return refs, int(read_misses.replace(",", ""))

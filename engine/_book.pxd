@@ -40,7 +40,7 @@ cdef struct Node:           # a resting order in the pool (32 bytes)
 cdef struct Gap:            # where a new id enters the id index, found by the lookup that
     int64_t slot            # showed the id is not there: the empty slot (-1: stale, look again)
     uint32_t entry          # the slot's value but for the node index (hash tag, distance)
-# A slot of the id index is a hash-table slot (>= 0) or window slot j, written -2 - j.
+# A slot of the id index is a hash-table slot, or IN_WINDOW + window slot (_book.pyx).
 
 cdef struct Level:          # one price level (16 bytes)
     qty_t qty               # lots resting at this price

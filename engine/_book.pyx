@@ -727,12 +727,13 @@ cdef class Book:
             or (self.resting == self.hashed and self.entered >= 0))
 
     cdef int _move_window(self, oid_t id) except -1 nogil:
-        """Move the window so that it covers `id`, if that is cheap: else `id` will go to
-        the hash table.  The index may change, the book does not."""
+        """Move the window so that it covers `id`, if it wants to and that is cheap: else
+        `id` will go to the hash table.  The index may change, the book does not."""
         cdef int64_t size = self.window_mask + 1, held = <int64_t>self.resting - self.hashed
-        cdef uint64_t off = <uint64_t>id - <uint64_t>self.window_base
         cdef oid_t base
-        if self.resting == self.hashed:     # empty: place it around `id`, nothing moves
+        if not self._window_wants(id):
+            return 0
+        if held == 0:     # empty: place it around `id`, nothing moves
             base = id - size // 8 if id >= INT64_MIN + size // 8 else INT64_MIN
             if base > INT64_MAX - (size - 1):
                 base = INT64_MAX - (size - 1)
@@ -1194,8 +1195,7 @@ cdef class Book:
                          or (gap.slot < IN_WINDOW and self._window_wants(order.id))):
             # Before any change, so running out of memory changes nothing.
             self._reserve(1)
-            if self._window_wants(order.id):
-                self._move_window(order.id)
+            self._move_window(order.id)
             gap.slot = -1                   # the id index may have been rebuilt
         level = price - self.base
         if (self.best_ask_idx <= level) if side > 0 else (self.best_bid_idx >= level):

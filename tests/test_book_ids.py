@@ -103,6 +103,9 @@ def test_the_window_never_moves_over_an_id_in_the_hash_table():
     # The window grows and slides towards 100, and must find it a duplicate on the way.
     result = book.submit(_limits(np.arange(3, 300)))
     assert np.flatnonzero(result.reject).tolist() == [100 - 3]
+    index = book._id_index()
+    assert index["window_base"] + index["window_size"] <= 100     # it stopped below 100
+    assert index["hashed"] >= 300 - 100                             # and later ids hashed
     book.check_invariants()
     assert book.reduce(100, 2) == 3
     assert book.cancel(100) == 3
