@@ -12,7 +12,7 @@ sells, same sizes) through a fresh copy of the book's batch path in the same run
 share of the time that is the book's own matching.
 
 Run ``python bench/cascade_bench.py`` (add ``--max-accounts 10000000`` for the 10^7
-point; it needs about 3 GB).  ``rows()`` returns the table for ``make bench``.
+point; it needs about 5 GB).  ``rows()`` returns the table for ``make bench``.
 """
 from __future__ import annotations
 
@@ -139,7 +139,7 @@ def rows(max_accounts=None, repeats=5, scaling=(10_000, 100_000, 1_000_000, 10_0
     (time / (n log2 n), and that normalised by the smallest n).
 
     `max_accounts` (default: $FIRESALE_BENCH_MAX_ACCOUNTS or 10^6) caps the series;
-    the 10^7 point needs about 3 GB and two minutes.
+    the 10^7 point needs about 5 GB and two minutes.
     """
     if max_accounts is None:
         max_accounts = int(os.environ.get("FIRESALE_BENCH_MAX_ACCOUNTS", 1_000_000))
