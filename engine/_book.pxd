@@ -157,7 +157,7 @@ cdef class Book:
     cdef int _reserve(self, int64_t extra) except -1 nogil
     cdef int _reserve_pool(self, int64_t extra) except -1 nogil
     cdef int _reserve_hash(self, int64_t extra) except -1 nogil
-    cdef int _rebuild_hash(self, int64_t slot_count) except -1 nogil
+    cdef int _rebuild_hash(self, int64_t entries) except -1 nogil
     cdef int _shrink_hash(self) except -1 nogil
     cdef int _grow_fills(self) except -1 nogil
     cdef inline int _push_fill(self, oid_t taker_id, oid_t maker_id, price_t price, qty_t qty,

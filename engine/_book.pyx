@@ -494,18 +494,19 @@ cdef class Book:
 
     cdef int _reserve_hash(self, int64_t extra) except -1 nogil:
         """Make room for `extra` more ids in the hash table, which stays at most half full."""
-        cdef int64_t needed = <int64_t>self.hashed + extra, slot_count = 1024
+        cdef int64_t needed = <int64_t>self.hashed + extra
         if needed * 2 > self.slot_mask + 1:
-            while slot_count < needed * 2:
-                slot_count *= 2
-            self._rebuild_hash(slot_count)
+            self._rebuild_hash(needed)
         return 0
 
-    cdef int _rebuild_hash(self, int64_t slot_count) except -1 nogil:
-        """Give the hash table `slot_count` slots (a power of two) and enter the ids it holds."""
-        cdef int64_t i
+    cdef int _rebuild_hash(self, int64_t entries) except -1 nogil:
+        """Give the hash table the fewest slots (a power of two, at least 1024) that hold
+        `entries` ids half full, and enter the ids it holds."""
+        cdef int64_t i, slot_count = 1024
         cdef uint32_t* slots
         cdef oid_t id
+        while slot_count < entries * 2:
+            slot_count *= 2
         slots = <uint32_t*>engine_block_resize(NULL, 0, slot_count * sizeof(uint32_t))
         if slots == NULL:
             with gil:
@@ -832,11 +833,8 @@ cdef class Book:
 
     cdef int _shrink_hash(self) except -1 nogil:
         """Halve (or more) a hash table under a fifth full: it is then over a quarter full."""
-        cdef int64_t slot_count = 1024
         if self.slot_mask + 1 > 1024 and <int64_t>self.hashed * 5 < self.slot_mask + 1:
-            while slot_count < <int64_t>self.hashed * 2:
-                slot_count *= 2
-            self._rebuild_hash(slot_count)
+            self._rebuild_hash(self.hashed)
         return 0
 
     # ------------------------------------------------------------------ bitmap
