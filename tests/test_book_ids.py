@@ -94,6 +94,27 @@ def test_a_slide_moves_the_oldest_live_ids_to_the_hash_table():
     book.check_invariants()
 
 
+def test_a_slide_shrinks_a_hash_table_its_ids_have_left():
+    book = Book(LO, HI)
+    book.submit(_limits(np.arange(1, 1001)))                 # in the window
+    far = 10**15 + 1000 * np.arange(5000)                    # far above it: hashed
+    book.submit(_limits(far))
+    grown = book._id_index()
+    assert grown["hashed"] == 5000 and grown["hash_slots"] >= 2 * 5000
+    book.submit(_cancels(far[100:]))
+    book.submit(_cancels(np.arange(1, 901)))
+    # An id just above the window, in a window under half full: it slides (the ids below
+    # its new base go to the hash table) and the hash table, now under a fifth full, shrinks.
+    book.limit(4096 + 10, BUY, 1040, 1)
+    index = book._id_index()
+    assert index["window_base"] > 1 and index["hash_slots"] < grown["hash_slots"]
+    assert index["hash_slots"] >= 2 * index["hashed"]
+    book.check_invariants()
+    live = np.concatenate([np.arange(901, 1001), far[:100], [4096 + 10]])
+    assert not book.submit(_cancels(live)).reject.any() and len(book) == 0
+    book.check_invariants()
+
+
 def test_the_window_never_moves_over_an_id_in_the_hash_table():
     with window_min(8):
         book = Book(LO, HI)
