@@ -6,7 +6,9 @@
 Each BUILD is a folder holding an ``engine`` package built in place (a checkout or a copy
 of one after ``python setup.py build_ext --inplace``).  Every round runs each build once,
 in turn, in a fresh process (best of three replays on a fresh seeded book each); the
-table gives each build's median and range over the rounds.  On a shared machine the
+table gives each build's median and range over the rounds and, for each build after the
+first, the median of its rate over the first build's round by round, with the number of
+rounds in which it was the faster.  On a shared machine the
 host's load moves throughput by tens of percent from one minute to the next, so builds
 are compared round by round, never from runs made at different times.  ``--clock cpu``
 times the thread's CPU time, which leaves out time the host took the core away.
@@ -77,6 +79,16 @@ def main(argv=None):
                  f"({min(v) / 1e6:.{digits}f}-{max(v) / 1e6:.{digits}f})"
                  for v in by_name.values()]
         print(f"{build:40} {cells[0]:>24} {cells[1]:>24}")
+    # The load moves every build's rate together within a round, so a ratio taken round by
+    # round is steadier than a ratio of the medians.
+    first = args.builds[0]
+    for build in args.builds[1:]:
+        cells = []
+        for name in ("mixed", "cascade"):
+            ratios = [b / a for a, b in zip(rates[first][name], rates[build][name])]
+            faster = sum(r > 1 for r in ratios)
+            cells.append(f"{statistics.median(ratios):.3f}x, {faster} of {len(ratios)} faster")
+        print(f"{build + ' / first, by round':40} {cells[0]:>24} {cells[1]:>24}")
 
 
 if __name__ == "__main__":
