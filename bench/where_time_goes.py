@@ -9,8 +9,8 @@
   tells what a change does to the waits on memory that instruction counts do not show.
 - Instructions a forced order in a margin cascade of 200,000 accounts (the cascade
   benchmark's workload), counted the same way.
-- How far B walks the best bid down, and how long the makers its sweeps trade against had
-  rested, in messages.
+- How far B walks the best bid down, how long the makers its sweeps trade against had
+  rested, in messages, and how many makers its sweeps take at each level and each sweep.
 
 Run ``python bench/where_time_goes.py`` (needs valgrind).
 """
@@ -83,20 +83,25 @@ def _count(code, misses):
 
 
 def replay_b():
-    """B's walk of the best bid (ticks), and the messages between each maker's arrival and its
-    fill (ids count the messages of B; the seed orders count as arriving just before it)."""
+    """B's walk of the best bid (ticks) and its fills."""
     seed, messages = workloads.load("cascade")
     book = book_bench.seeded(seed)
     start = book.best_bid()
     fills = book.submit(messages).fills
-    return start - book.best_bid(), fills["taker_id"] - fills["maker_id"]
+    return start - book.best_bid(), fills
 
 
 def main():
-    walk, ages = replay_b()
+    walk, fills = replay_b()
+    # ids count the messages of B; the seed orders count as arriving just before it
+    ages = fills["taker_id"] - fills["maker_id"]
     print(f"B: the best bid walks down {walk:,} ticks")
     print(f"B: makers had rested a median {int(np.median(ages)):,} messages when they traded "
           f"(10th-90th percentile {int(np.percentile(ages, 10)):,}-{int(np.percentile(ages, 90)):,})")
+    per_level = np.unique(fills["price"], return_counts=True)[1]
+    per_sweep = np.unique(fills["taker_id"], return_counts=True)[1]
+    print(f"B: sweeps took a median {int(np.median(per_level)):,} makers at each level they "
+          f"reached, {per_sweep.mean():.2f} a sweep")
     if shutil.which("valgrind") is None:
         print("valgrind not found: no instruction counts")
         return
