@@ -102,6 +102,14 @@ cdef class Book:
     # one a message, fetching them for the next sweep (CHASE_STEPS in _book.pyx).
     cdef idx_t chase_node
     cdef int chase_steps
+    # When sweeps keep stopping at one level, the next level's queue is the one they will
+    # take next: the batch path walks it from both ends, a maker a message, ahead of them
+    # (WALK_* in _book.pyx).  Walker 0 starts at the head, walker 1 at the tail.
+    cdef idx_t walk_node[2]
+    cdef int walk_left[2]           # makers each walker may still fetch
+    cdef int64_t walk_level         # the level whose next level the walkers were sent to
+    cdef int64_t swept_level        # the level the last sweep of the batch stopped at
+    cdef int swept_times            # sweeps in a row that stopped there
     # Fills not yet handed out (per-call path) or being collected (batch path).
     cdef Fill* fills
     cdef int64_t fill_count, fill_capacity
@@ -126,6 +134,9 @@ cdef class Book:
     cdef inline void _prefetch_node(self, const Order* o) noexcept nogil
     cdef inline void _prefetch_neighbours(self, const Order* o) noexcept nogil
     cdef inline void _chase_step(self) noexcept nogil
+    cdef inline void _note_sweep(self, side_t side) noexcept nogil
+    cdef void _send_walkers(self, side_t side, int64_t level) noexcept nogil
+    cdef inline void _walk_step(self, int w) noexcept nogil
     cdef inline int _match(self, side_t side, int64_t limit_idx, qty_t* qty, oid_t taker_id,
                     owner_t taker_owner, int8_t taker_kind) except -1 nogil
     cdef qty_t _available(self, side_t side, int64_t limit_idx, qty_t wanted) noexcept nogil

@@ -147,6 +147,10 @@ cdef enum:
     PREFETCH_NEIGHBOURS = 4
     PREFETCH_REHASH = 16        # nodes ahead whose new hash-table slot a rehash fetches
     CHASE_STEPS = 3             # makers the batch path fetches down a queue after a sweep
+    # Sweeps that stop at one level this many times in a row send the walkers down the next
+    # level's queue (a mixed stream rarely does: its sweeps are small and change sides).
+    WALK_AFTER_SWEEPS = 8
+    WALK_STEPS = 256            # makers each walker fetches at most
     # The per-call path cannot see the next call, but callers number new orders in
     # sequence (exchanges, feeds, simulators): each new order fetches the id-index slot of
     # the id this many past its own, whose duplicate check would otherwise be a cache miss.
@@ -391,6 +395,9 @@ cdef class Book:
         self.stream_fills = False
         self.chase_node = -1
         self.chase_steps = 0
+        self.walk_left[0] = self.walk_left[1] = 0
+        self.walk_level = self.swept_level = -2     # no level: -1 and NO_ASK mean empty sides
+        self.swept_times = 0
         self.busy = False
         self.slot_mask = -1
         self.hash_room = 0
@@ -1085,6 +1092,8 @@ cdef class Book:
                     self.best_ask_idx = self._lowest_at_or_above(level + 1)
                 else:
                     self.best_bid_idx = self._highest_at_or_below(level - 1)
+        if self.stream_fills and wanted != qty[0]:      # a batch is running and this swept
+            self._note_sweep(side)
         qty[0] = wanted
         return 0
 
@@ -1299,6 +1308,8 @@ cdef class Book:
                                 self._prefetch_neighbours(&rows[i + PREFETCH_NEIGHBOURS])
                         if self.chase_steps > 0:
                             self._chase_step()
+                        if self.walk_left[i & 1] > 0:     # each walker every other message
+                            self._walk_step(i & 1)
                         self._process(&rows[i], &out[i])
             finally:
                 engine_stream_fence()
@@ -1363,6 +1374,67 @@ cdef class Book:
         engine_prefetch(&self.nodes[n.next])
         self.chase_node = n.next
         self.chase_steps -= 1
+
+    cdef inline void _note_sweep(self, side_t side) noexcept nogil:
+        """Count the sweeps in a row that stop at one level, and send the walkers to the next
+        level once they are many: in a cascade each level's queue is long (in B, 167 makers
+        traded at a level, three a sweep), and a sweep meets its makers one after another,
+        each a cache miss that the one before must resolve.  Walked ahead from both ends,
+        two misses are in flight at a time, and the sweeps find the next level's makers
+        fetched when they get there."""
+        cdef int64_t level = self.best_ask_idx if side > 0 else self.best_bid_idx
+        if level != self.swept_level:
+            self.swept_level = level
+            self.swept_times = 1
+            return
+        self.swept_times += 1
+        if (self.swept_times >= WALK_AFTER_SWEEPS and level != self.walk_level
+                and self.walk_left[0] == 0 and self.walk_left[1] == 0):    # done walking
+            self._send_walkers(side, level)
+
+    cdef void _send_walkers(self, side_t side, int64_t level) noexcept nogil:
+        """Start the walkers at the two ends of the queue of the level after `level` on the
+        side the sweeps take from."""
+        cdef int64_t after
+        self.walk_level = level
+        self.walk_left[0] = self.walk_left[1] = 0
+        if side > 0:
+            if level >= self.span - 1:                 # NO_ASK included
+                return
+            after = self._lowest_at_or_above(level + 1)
+            if after == NO_ASK:
+                return
+        else:
+            if level <= 0:
+                return
+            after = self._highest_at_or_below(level - 1)
+            if after < 0:
+                return
+        self.walk_node[0] = self.levels[after].head
+        self.walk_node[1] = self.levels[after].tail
+        self.walk_left[0] = self.walk_left[1] = WALK_STEPS
+        engine_prefetch(&self.nodes[self.walk_node[0]])
+        engine_prefetch(&self.nodes[self.walk_node[1]])
+
+    cdef inline void _walk_step(self, int w) noexcept nogil:
+        """Fetch the maker after walker `w`'s (fetched two messages ago) and the slot the
+        sweep will empty when it fills it.  A walker stops at its queue's end, at a node
+        traded or cancelled meanwhile, and where the walker from the other end has been."""
+        cdef idx_t node = self.walk_node[w], after
+        cdef Node* n
+        if node < 0 or node >= self.unused:
+            self.walk_left[w] = 0
+            return
+        n = &self.nodes[node]
+        after = n.prev if w else n.next
+        if n.qty == 0 or after < 0 or node == self.walk_node[w ^ 1]:
+            self.walk_left[w] = 0
+            return
+        ENGINE_CHECK(after < self.unused)           # a live order's neighbours are live
+        self._prefetch_id(n.id)
+        engine_prefetch(&self.nodes[after])
+        self.walk_node[w] = after
+        self.walk_left[w] -= 1
 
     cdef inline void _prefetch_neighbours(self, const Order* o) noexcept nogil:
         """The queue neighbours a cancel will relink."""
@@ -1631,6 +1703,7 @@ cdef class Book:
             self.best_ask_idx += shift
         self.lo_idx += shift
         self.hi_idx += shift
+        self.walk_level = self.swept_level = -2      # level indices of the old grid
 
     # ------------------------------------------------------------------ snapshots
 
