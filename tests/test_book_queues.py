@@ -184,10 +184,10 @@ def test_a_cascade_through_deep_queues_matches_the_reference(seed, taker, band_m
     next_id = 601
     for batch_no in range(4):
         rows = []
+        live = sorted(ref._by_id)       # some will have traded when their cancel comes: rejects
         for _ in range(150):
             rows.append(_row(next_id, taker, MARKET, 0, int(rng.integers(1, 5))))
             next_id += 1
-            live = sorted(ref._by_id)
             if live and rng.random() < 0.5:
                 oid = live[int(rng.choice([0, -1, rng.integers(len(live))]))]
                 rows.append(_row(oid, 0, CANCEL, 0, 0))
