@@ -113,7 +113,8 @@ cdef class Book:
     # Fills not yet handed out (per-call path) or being collected (batch path).
     cdef Fill* fills
     cdef int64_t fill_count, fill_capacity
-    cdef bint stream_fills          # a batch is running: fills are written around the caches
+    cdef bint in_batch              # a batch is running: its fills are written around the
+                                    # caches, and its sweeps may send the walkers
     # Set while a batch (or a cascade step) runs without the GIL: any call from another
     # thread meanwhile is refused, since the batch is changing every structure above.
     cdef bint busy
@@ -133,6 +134,7 @@ cdef class Book:
     cdef inline void _prefetch_slot(self, const Order* o) noexcept nogil
     cdef inline void _prefetch_node(self, const Order* o) noexcept nogil
     cdef inline void _prefetch_neighbours(self, const Order* o) noexcept nogil
+    cdef inline idx_t _fetch_after(self, idx_t node, bint backward) noexcept nogil
     cdef inline void _chase_step(self) noexcept nogil
     cdef inline void _note_sweep(self, side_t side) noexcept nogil
     cdef void _send_walkers(self, side_t side, int64_t level) noexcept nogil

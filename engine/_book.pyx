@@ -392,7 +392,7 @@ cdef class Book:
         self.unused = 0
         self.fill_count = 0
         self.fill_capacity = 0
-        self.stream_fills = False
+        self.in_batch = False
         self.chase_node = -1
         self.chase_steps = 0
         self.walk_left[0] = self.walk_left[1] = 0
@@ -538,7 +538,7 @@ cdef class Book:
 
     cdef int _grow_fills(self) except -1 nogil:
         cdef int64_t capacity = max(self.fill_capacity * 2, 4096)
-        if self.stream_fills:
+        if self.in_batch:
             engine_stream_fence()       # streamed fills are out before the buffer moves
         cdef Fill* grown = <Fill*>engine_block_resize(self.fills, self.fill_capacity * sizeof(Fill),
                                                       capacity * sizeof(Fill))
@@ -555,7 +555,7 @@ cdef class Book:
         cdef FillWords streamed
         if self.fill_count == self.fill_capacity:
             self._grow_fills()
-        if self.stream_fills:       # the batch path: read only once the batch is done
+        if self.in_batch:       # the batch path: read only once the batch is done
             # No stack bytes in the padding, which is all in the last word: one store through
             # the union rather than a memset of the record on this hot path.
             streamed.words[sizeof(Fill) // 8 - 1] = 0
@@ -1092,7 +1092,7 @@ cdef class Book:
                     self.best_ask_idx = self._lowest_at_or_above(level + 1)
                 else:
                     self.best_bid_idx = self._highest_at_or_below(level - 1)
-        if self.stream_fills and wanted != qty[0]:      # a batch is running and this swept
+        if self.in_batch and wanted != qty[0]:      # a batch is running and this swept
             self._note_sweep(side)
         qty[0] = wanted
         return 0
@@ -1291,7 +1291,7 @@ cdef class Book:
             # Fills are written once and read only after the batch: they go around the
             # caches, which keep the book's pool and id index instead.  (Streaming the
             # results as well cost A more instructions than it saved.)
-            self.stream_fills = True
+            self.in_batch = True
             try:
                 with nogil:
                     for i in range(n):
@@ -1313,7 +1313,7 @@ cdef class Book:
                         self._process(&rows[i], &out[i])
             finally:
                 engine_stream_fence()
-                self.stream_fills = False
+                self.in_batch = False
                 batch, count, capacity = self.fills, self.fill_count, self.fill_capacity
                 self.fills, self.fill_count, self.fill_capacity = pending, pending_count, pending_capacity
                 fills = hand_over(batch, count, capacity, FILL_DTYPE)
@@ -1357,23 +1357,29 @@ cdef class Book:
             if <uint64_t>level < <uint64_t>self.span and self.levels[level].tail >= 0:
                 engine_prefetch(&self.nodes[self.levels[level].tail])
 
-    cdef inline void _chase_step(self) noexcept nogil:
-        """Fetch the maker after `chase_node` (itself fetched a message ago) and the slot the
-        sweep will empty when it fills `chase_node`: a sweep meets makers one after another
-        down a queue, each a cache miss that the one before must resolve."""
-        cdef idx_t node = self.chase_node
+    cdef inline idx_t _fetch_after(self, idx_t node, bint backward) noexcept nogil:
+        """Fetch the maker after (or before) `node` in its queue, and the id-index slot the
+        sweep will empty when it fills `node`; return that maker, or -1 when there is none
+        or `node` was traded or cancelled meanwhile.  A sweep meets makers one after another
+        down a queue, each a cache miss that the one before must resolve: the chase and the
+        walkers walk queues ahead of it with this."""
         cdef Node* n
+        cdef idx_t after
         if node < 0 or node >= self.unused:
-            self.chase_steps = 0
-            return
+            return -1
         n = &self.nodes[node]
-        if n.qty == 0 or n.next < 0:        # traded or cancelled meanwhile, or the tail
-            self.chase_steps = 0
-            return
+        after = n.prev if backward else n.next
+        if n.qty == 0 or after < 0:
+            return -1
+        ENGINE_CHECK(after < self.unused)           # a live order's neighbours are live
         self._prefetch_id(n.id)
-        engine_prefetch(&self.nodes[n.next])
-        self.chase_node = n.next
-        self.chase_steps -= 1
+        engine_prefetch(&self.nodes[after])
+        return after
+
+    cdef inline void _chase_step(self) noexcept nogil:
+        """Step the chase down the queue from `chase_node` (fetched a message ago)."""
+        self.chase_node = self._fetch_after(self.chase_node, False)
+        self.chase_steps = self.chase_steps - 1 if self.chase_node >= 0 else 0
 
     cdef inline void _note_sweep(self, side_t side) noexcept nogil:
         """Count the sweeps in a row that stop at one level, and send the walkers to the next
@@ -1399,14 +1405,10 @@ cdef class Book:
         self.walk_level = level
         self.walk_left[0] = self.walk_left[1] = 0
         if side > 0:
-            if level >= self.span - 1:                 # NO_ASK included
-                return
-            after = self._lowest_at_or_above(level + 1)
+            after = NO_ASK if level == NO_ASK else self._lowest_at_or_above(level + 1)
             if after == NO_ASK:
                 return
         else:
-            if level <= 0:
-                return
             after = self._highest_at_or_below(level - 1)
             if after < 0:
                 return
@@ -1417,23 +1419,17 @@ cdef class Book:
         engine_prefetch(&self.nodes[self.walk_node[1]])
 
     cdef inline void _walk_step(self, int w) noexcept nogil:
-        """Fetch the maker after walker `w`'s (fetched two messages ago) and the slot the
-        sweep will empty when it fills it.  A walker stops at its queue's end, at a node
-        traded or cancelled meanwhile, and where the walker from the other end has been."""
-        cdef idx_t node = self.walk_node[w], after
-        cdef Node* n
-        if node < 0 or node >= self.unused:
+        """Step walker `w` (fetched two messages ago) down its queue: walker 0 from the head,
+        walker 1 from the tail.  It stops where the other has been."""
+        cdef idx_t node = self.walk_node[w]
+        if node == self.walk_node[w ^ 1]:
             self.walk_left[w] = 0
             return
-        n = &self.nodes[node]
-        after = n.prev if w else n.next
-        if n.qty == 0 or after < 0 or node == self.walk_node[w ^ 1]:
+        node = self._fetch_after(node, w == 1)
+        if node < 0:
             self.walk_left[w] = 0
             return
-        ENGINE_CHECK(after < self.unused)           # a live order's neighbours are live
-        self._prefetch_id(n.id)
-        engine_prefetch(&self.nodes[after])
-        self.walk_node[w] = after
+        self.walk_node[w] = node
         self.walk_left[w] -= 1
 
     cdef inline void _prefetch_neighbours(self, const Order* o) noexcept nogil:
