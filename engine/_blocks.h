@@ -11,7 +11,10 @@
  * Freed mappings are kept for reuse (at most ENGINE_CACHE_SLOTS of them, ENGINE_CACHE_MAX
  * bytes in all), as malloc keeps freed heap: a fresh mapping costs a page fault and the
  * zeroing of every page on first touch, which for a batch's fill and result buffers is a
- * good share of the batch.  Each extension module that includes this header has its own.
+ * good share of the batch.  The big ones are kept before the small ones, and handed out
+ * only to requests at least half their size (engine_map_new), so that a batch finds the
+ * blocks the batch before it gave back.  Each extension module that includes this header
+ * has its own.
  */
 #ifndef ENGINE_BLOCKS_H
 #define ENGINE_BLOCKS_H
@@ -61,7 +64,7 @@ static inline void engine_stream_fence(void) {}
 #define ENGINE_MAPPED_BLOCKS 1
 #include <pthread.h>
 
-#define ENGINE_CACHE_SLOTS 4
+#define ENGINE_CACHE_SLOTS 16
 #define ENGINE_CACHE_MAX ((size_t)256 << 20)
 
 static inline size_t engine_map_length(size_t n) {
@@ -89,19 +92,28 @@ static inline void engine_cache_take(void) {
 
 /* A mapping of `length` bytes (page multiple): a kept one remapped to that size, its pages
  * already in, or a new one with huge pages asked for on all of it (advice on part of a
- * mapping would split it, and mremap only moves a mapping that is whole). */
+ * mapping would split it, and mremap only moves a mapping that is whole).
+ *
+ * Of the kept ones it takes the smallest that fits in no more than twice `length`, else
+ * the largest smaller one (grown, it keeps its pages).  It leaves a kept one over twice
+ * the size alone: shrunk, it would lose the pages past `length`, and a batch that asks
+ * for a block that big again would find only fresh pages. */
 static inline void* engine_map_new(size_t length) {
     void* p = NULL;
     void* q;
     size_t have = 0;
-    int i, pick = -1;
+    int i, fit = -1, grow = -1, pick;
     engine_cache_take();
-    for (i = 0; i < ENGINE_CACHE_SLOTS; i++) {   /* the smallest that fits, else the largest */
+    for (i = 0; i < ENGINE_CACHE_SLOTS; i++) {
+        size_t a = engine_cache[i].length;
         if (engine_cache[i].p == NULL) continue;
-        if (pick < 0) { pick = i; continue; }
-        size_t a = engine_cache[i].length, b = engine_cache[pick].length;
-        if ((a >= length && (b < length || a < b)) || (b < length && a > b)) pick = i;
+        if (a >= length && a / 2 <= length) {
+            if (fit < 0 || a < engine_cache[fit].length) fit = i;
+        } else if (a < length) {
+            if (grow < 0 || a > engine_cache[grow].length) grow = i;
+        }
     }
+    pick = fit >= 0 ? fit : grow;
     if (pick >= 0) {
         p = engine_cache[pick].p;
         have = engine_cache[pick].length;
@@ -123,23 +135,44 @@ static inline void* engine_map_new(size_t length) {
     return p;
 }
 
-/* Give back a mapping of `length` bytes (page multiple): kept if there is room, else unmapped. */
+/* Give back a mapping of `length` bytes (page multiple) to be kept, unmapping the smallest
+ * kept ones to make room for it, or it, if it is the smallest: a big block's pages are the
+ * costly ones to fault in again, and a batch hands back its big ones (fills and results)
+ * before the smaller ones of the next book and its id index come and go. */
 static inline void engine_map_release(void* p, size_t length) {
-    int i;
+    struct { void* p; size_t length; } dropped[ENGINE_CACHE_SLOTS + 1];
+    int i, free_slot, smallest, count = 0;
+    if (length > ENGINE_CACHE_MAX) {
+        munmap(p, length);
+        return;
+    }
     engine_cache_take();
-    if (length <= ENGINE_CACHE_MAX - engine_cache_total) {
+    for (;;) {
+        free_slot = smallest = -1;
         for (i = 0; i < ENGINE_CACHE_SLOTS; i++) {
-            if (engine_cache[i].p == NULL) {
-                engine_cache[i].p = p;
-                engine_cache[i].length = length;
-                engine_cache_total += length;
-                pthread_mutex_unlock(&engine_cache_lock);
-                return;
-            }
+            if (engine_cache[i].p == NULL) free_slot = i;
+            else if (smallest < 0 || engine_cache[i].length < engine_cache[smallest].length)
+                smallest = i;
         }
+        if (free_slot >= 0 && length <= ENGINE_CACHE_MAX - engine_cache_total) break;
+        if (smallest < 0 || engine_cache[smallest].length >= length) {
+            dropped[count].p = p;                           /* it is the smallest: not kept */
+            dropped[count++].length = length;
+            p = NULL;
+            break;
+        }
+        dropped[count].p = engine_cache[smallest].p;
+        dropped[count++].length = engine_cache[smallest].length;
+        engine_cache_total -= engine_cache[smallest].length;
+        engine_cache[smallest].p = NULL;
+    }
+    if (p != NULL) {
+        engine_cache[free_slot].p = p;
+        engine_cache[free_slot].length = length;
+        engine_cache_total += length;
     }
     pthread_mutex_unlock(&engine_cache_lock);
-    munmap(p, length);
+    for (i = 0; i < count; i++) munmap(dropped[i].p, dropped[i].length);
 }
 #else
 #define ENGINE_MAPPED_BLOCKS 0

@@ -165,6 +165,9 @@ cdef enum:
     # pay for the attempt with every order.
     WINDOW_RETRY = 256
     MAX_WINDOW = 1 << 27
+    # A batch reserves room for a fill a message, up to this many: the most fills a kept
+    # block holds (ENGINE_CACHE_MAX in engine/_blocks.h).
+    FILLS_RESERVED_MAX = (256 << 20) // 48
 MAX_LEVELS = C_MAX_LEVELS
 MAX_RESTING = C_MAX_RESTING
 
@@ -536,8 +539,8 @@ cdef class Book:
         self.hash_room = (self.slot_mask + 1) // 2
         return 0
 
-    cdef int _grow_fills(self) except -1 nogil:
-        cdef int64_t capacity = max(self.fill_capacity * 2, 4096)
+    cdef int _grow_fills(self, int64_t capacity) except -1 nogil:
+        """Make the fill buffer hold `capacity` fills (more than it holds)."""
         if self.in_batch:
             engine_stream_fence()       # streamed fills are out before the buffer moves
         cdef Fill* grown = <Fill*>engine_block_resize(self.fills, self.fill_capacity * sizeof(Fill),
@@ -554,7 +557,7 @@ cdef class Book:
                                int8_t taker_kind) except -1 nogil:
         cdef FillWords streamed
         if self.fill_count == self.fill_capacity:
-            self._grow_fills()
+            self._grow_fills(max(self.fill_capacity * 2, 4096))
         if self.in_batch:       # the batch path: read only once the batch is done
             # No stack bytes in the padding, which is all in the last word: one store through
             # the union rather than a memset of the record on this hot path.
@@ -1275,12 +1278,14 @@ cdef class Book:
         """
         orders = _check_orders(orders)
         cdef int64_t n = orders.shape[0]
-        results = np.empty(n, dtype=RESULT_DTYPE)
         cdef const Order* rows = <const Order*>cnp.PyArray_DATA(orders)
-        cdef Result* out = <Result*>cnp.PyArray_DATA(results)
+        cdef Result* out = NULL
         cdef int64_t i
-        # The batch collects its fills in a buffer of its own that becomes the returned
-        # array, so fills pending from per-call orders stay where they are and nothing is copied.
+        # The batch collects its results and fills in blocks of its own that become the
+        # returned arrays, so fills pending from per-call orders stay where they are and
+        # nothing is copied.  Freed with the arrays, big blocks are kept for the next batch
+        # with their pages in (engine/_blocks.h), which the kernel would otherwise zero on
+        # first touch inside it.
         cdef Fill* pending
         cdef Fill* batch
         cdef int64_t pending_count, pending_capacity, count, capacity
@@ -1293,7 +1298,14 @@ cdef class Book:
             # results as well cost A more instructions than it saved.)
             self.in_batch = True
             try:
+                out = <Result*>engine_block_resize(NULL, 0, max(n, 1) * sizeof(Result))
+                if out == NULL:
+                    raise MemoryError(f"cannot allocate the results of {n} messages")
                 with nogil:
+                    # Room for a fill a message from the start: a kept block that size comes
+                    # with its pages in, where doubling from small would map fresh ones.
+                    if n > 0:
+                        self._grow_fills(min(n, FILLS_RESERVED_MAX))
                     for i in range(n):
                         # Messages are known ahead, so fetch what they will touch while earlier
                         # ones run: each would otherwise wait on a few cache misses in turn.
@@ -1317,6 +1329,8 @@ cdef class Book:
                 batch, count, capacity = self.fills, self.fill_count, self.fill_capacity
                 self.fills, self.fill_count, self.fill_capacity = pending, pending_count, pending_capacity
                 fills = hand_over(batch, count, capacity, FILL_DTYPE)
+                if out != NULL:
+                    results = hand_over(out, n, max(n, 1), RESULT_DTYPE)
         return BatchResult(fills, results)
 
     def execute(self, id, qty, owner=-1):

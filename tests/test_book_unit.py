@@ -995,30 +995,55 @@ def test_batch_fills_padding_is_zero():
 
 def test_reused_blocks_never_overwrite_live_arrays():
     # Freed big buffers are kept and handed out again (engine/_blocks.h): arrays still alive
-    # keep their contents while later batches run, grow and free theirs.
+    # keep their contents while later batches run, grow and free theirs.  Past 32,768
+    # messages a batch's results are a mapped block too.
     book = EngineBook(0, 100_000)
     kept = []
     for round_ in range(12):
-        fills = book.submit(np.concatenate(_sweep(25_000 + 5_000 * (round_ % 3), 1 + round_ * 100_000))).fills
+        done = book.submit(np.concatenate(_sweep(30_000 + 5_000 * (round_ % 3), 1 + round_ * 100_000)))
         if round_ % 2 == 0:
-            kept.append((fills, fills.copy()))
-        del fills
+            kept += [(done.fills, done.fills.copy()), (done.results, done.results.copy())]
+        del done
     for live, copy in kept:
         assert np.array_equal(live, copy)
+
+
+def test_results_in_a_reused_block_are_written_whole():
+    # A batch's results may land in the block of an earlier batch's, freed and kept with
+    # what it held: every row of the new batch must be written, rejects and all.
+    n = 40_000
+    # Left behind: every field of the results set (buys rest, IOC sells fill and cancel).
+    stale = make_orders(id=np.arange(n), side=np.where(np.arange(n) % 2, SELL, BUY),
+                        kind=np.where(np.arange(n) % 2, IOC, LIMIT), price=100,
+                        qty=np.where(np.arange(n) % 2, 9, 5))
+    stale["qty"][::1000] = 0
+    left = EngineBook(0, 1000).submit(stale).results
+    assert all(left[field].any() for field in ("filled", "remaining", "cancelled", "reject"))
+    del left
+    orders = make_orders(id=np.arange(n), side=np.where(np.arange(n) % 2, BUY, SELL),
+                         kind=LIMIT, price=np.where(np.arange(n) % 2, 100, 101), qty=1 + np.arange(n) % 7)
+    orders["qty"][::1000] = 0                               # some rejects in the new batch too
+    for round_ in range(3):
+        book, ref = EngineBook(0, 1000), ReferenceBook(0, 1000)
+        got, want = book.submit(orders), ref.submit(orders)
+        assert np.array_equal(got.results, want.results)
+        assert np.array_equal(got.fills, want.fills)
+        del got
 
 
 def test_batches_in_threads_share_the_block_cache_safely():
     # Batches run without the GIL, so two threads allocate and free blocks at once.
     import threading
-    batch = np.concatenate(_sweep(30_000))
-    expected = EngineBook(0, 100_000).submit(batch).fills
+    batch = np.concatenate(_sweep(40_000))
+    expected = EngineBook(0, 100_000).submit(batch)
     failures = []
 
     def work():
         for _ in range(8):
-            fills = EngineBook(0, 100_000).submit(batch).fills
-            if not np.array_equal(fills, expected):
-                failures.append(len(fills))
+            done = EngineBook(0, 100_000).submit(batch)
+            if not (np.array_equal(done.fills, expected.fills)
+                    and np.array_equal(done.results, expected.results)):
+                failures.append(len(done.fills))
 
     threads = [threading.Thread(target=work) for _ in range(2)]
     for t in threads:
