@@ -9,7 +9,8 @@ without the GIL; Python only validates arrays and wraps results.
 """
 from libc.stdlib cimport malloc, calloc, free
 from engine._blocks cimport (
-    engine_block_resize, engine_block_free, engine_prefetch, engine_stream, engine_stream_fence,
+    ENGINE_MAP_MIN, engine_block_resize, engine_block_free, engine_prefetch, engine_stream,
+    engine_stream_fence,
 )
 from libc.string cimport memcpy, memset
 from libc.stdint cimport int8_t, uint8_t, int32_t, uint32_t, int64_t, uint64_t, INT64_MAX, INT64_MIN
@@ -1281,11 +1282,16 @@ cdef class Book:
         cdef const Order* rows = <const Order*>cnp.PyArray_DATA(orders)
         cdef Result* out = NULL
         cdef int64_t i
-        # The batch collects its results and fills in blocks of its own that become the
-        # returned arrays, so fills pending from per-call orders stay where they are and
-        # nothing is copied.  Freed with the arrays, big blocks are kept for the next batch
-        # with their pages in (engine/_blocks.h), which the kernel would otherwise zero on
-        # first touch inside it.
+        # The batch collects its fills in a buffer of its own that becomes the returned
+        # array, so fills pending from per-call orders stay where they are and nothing is
+        # copied.  A big batch's results are a block too: freed with their arrays, big blocks
+        # are kept for the next batch with their pages in (engine/_blocks.h), which the
+        # kernel would otherwise zero on first touch inside it.  A small batch's come from
+        # numpy, which is quicker to ask, and malloc keeps small blocks anyway.
+        cdef bint big = n * sizeof(Result) >= ENGINE_MAP_MIN
+        if not big:
+            results = np.empty(n, dtype=RESULT_DTYPE)
+            out = <Result*>cnp.PyArray_DATA(results)
         cdef Fill* pending
         cdef Fill* batch
         cdef int64_t pending_count, pending_capacity, count, capacity
@@ -1298,13 +1304,14 @@ cdef class Book:
             # results as well cost A more instructions than it saved.)
             self.in_batch = True
             try:
-                out = <Result*>engine_block_resize(NULL, 0, max(n, 1) * sizeof(Result))
-                if out == NULL:
-                    raise MemoryError(f"cannot allocate the results of {n} messages")
+                if big:
+                    out = <Result*>engine_block_resize(NULL, 0, n * sizeof(Result))
+                    if out == NULL:
+                        raise MemoryError(f"cannot allocate the results of {n} messages")
                 with nogil:
                     # Room for a fill a message from the start: a kept block that size comes
                     # with its pages in, where doubling from small would map fresh ones.
-                    if n > 0:
+                    if big:
                         self._grow_fills(min(n, FILLS_RESERVED_MAX))
                     for i in range(n):
                         # Messages are known ahead, so fetch what they will touch while earlier
@@ -1329,8 +1336,8 @@ cdef class Book:
                 batch, count, capacity = self.fills, self.fill_count, self.fill_capacity
                 self.fills, self.fill_count, self.fill_capacity = pending, pending_count, pending_capacity
                 fills = hand_over(batch, count, capacity, FILL_DTYPE)
-                if out != NULL:
-                    results = hand_over(out, n, max(n, 1), RESULT_DTYPE)
+                if big and out != NULL:
+                    results = hand_over(out, n, n, RESULT_DTYPE)
         return BatchResult(fills, results)
 
     def execute(self, id, qty, owner=-1):
