@@ -166,8 +166,8 @@ cdef enum:
     # pay for the attempt with every order.
     WINDOW_RETRY = 256
     MAX_WINDOW = 1 << 27
-    # A batch reserves room for a fill a message, up to this many: the most fills a kept
-    # block holds (ENGINE_CACHE_MAX in engine/_blocks.h).
+    # A big batch reserves room for a fill a message, up to this many: the most 48-byte
+    # fills a kept block holds (ENGINE_CACHE_MAX in engine/_blocks.h).
     FILLS_RESERVED_MAX = (256 << 20) // 48
 MAX_LEVELS = C_MAX_LEVELS
 MAX_RESTING = C_MAX_RESTING
