@@ -26,6 +26,7 @@
 #include <sys/mman.h>
 
 #define ENGINE_MAP_MIN ((size_t)1 << 20)
+#define ENGINE_CACHE_MAX ((size_t)256 << 20)    /* bytes of freed mappings kept, at most */
 
 /* Fetch the cache line at `p` ahead of its use.  On x86-64 an asm statement rather than
  * __builtin_prefetch: GCC takes a function whose only effect is the builtin for one with no
@@ -65,7 +66,6 @@ static inline void engine_stream_fence(void) {}
 #include <pthread.h>
 
 #define ENGINE_CACHE_SLOTS 16
-#define ENGINE_CACHE_MAX ((size_t)256 << 20)
 
 static inline size_t engine_map_length(size_t n) {
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
@@ -186,6 +186,8 @@ static inline void* engine_block_resize(void* p, size_t old_bytes, size_t new_by
     void* q;
     if (new_bytes >= ENGINE_MAP_MIN) {
         if (was_mapped) {
+            if (engine_map_length(old_bytes) == engine_map_length(new_bytes))
+                return p;                   /* the same pages: no call into the kernel */
             q = mremap(p, engine_map_length(old_bytes), engine_map_length(new_bytes), MREMAP_MAYMOVE);
             return q == MAP_FAILED ? NULL : q;
         }

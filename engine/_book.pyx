@@ -9,8 +9,8 @@ without the GIL; Python only validates arrays and wraps results.
 """
 from libc.stdlib cimport malloc, calloc, free
 from engine._blocks cimport (
-    ENGINE_MAP_MIN, engine_block_resize, engine_block_free, engine_prefetch, engine_stream,
-    engine_stream_fence,
+    ENGINE_MAP_MIN, ENGINE_CACHE_MAX, engine_block_resize, engine_block_free, engine_prefetch,
+    engine_stream, engine_stream_fence,
 )
 from libc.string cimport memcpy, memset
 from libc.stdint cimport int8_t, uint8_t, int32_t, uint32_t, int64_t, uint64_t, INT64_MAX, INT64_MIN
@@ -166,9 +166,6 @@ cdef enum:
     # pay for the attempt with every order.
     WINDOW_RETRY = 256
     MAX_WINDOW = 1 << 27
-    # A big batch reserves room for a fill a message, up to this many: the most 48-byte
-    # fills a kept block holds (ENGINE_CACHE_MAX in engine/_blocks.h).
-    FILLS_RESERVED_MAX = (256 << 20) // 48
 MAX_LEVELS = C_MAX_LEVELS
 MAX_RESTING = C_MAX_RESTING
 
@@ -1309,10 +1306,11 @@ cdef class Book:
                     if out == NULL:
                         raise MemoryError(f"cannot allocate the results of {n} messages")
                 with nogil:
-                    # Room for a fill a message from the start: a kept block that size comes
-                    # with its pages in, where doubling from small would map fresh ones.
+                    # Room for a fill a message from the start (up to the most a kept block
+                    # holds): a kept block that size comes with its pages in, where doubling
+                    # from small would map fresh ones.
                     if big:
-                        self._grow_fills(min(n, FILLS_RESERVED_MAX))
+                        self._grow_fills(min(n, <int64_t>(ENGINE_CACHE_MAX // sizeof(Fill))))
                     for i in range(n):
                         # Messages are known ahead, so fetch what they will touch while earlier
                         # ones run: each would otherwise wait on a few cache misses in turn.
