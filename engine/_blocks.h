@@ -3,18 +3,20 @@
  * and streaming stores every module uses.
  *
  * A block of ENGINE_MAP_MIN bytes or more is its own mapping on Linux: it grows with
- * mremap, which moves page tables rather than copying (a batch's fill buffer doubles a
- * dozen times), and is backed by transparent huge pages where the system allows them on
- * request.  Smaller blocks, and every block elsewhere, use malloc and realloc.  A block is
- * resized and freed with the byte size it was last given, which says how it is held.
+ * mremap, which moves page tables rather than copying, and is backed by transparent huge
+ * pages where the system allows them on request.  Smaller blocks, and every block
+ * elsewhere, use malloc and realloc.  A block is resized and freed with the byte size it
+ * was last given, which says how it is held.
  *
  * Freed mappings are kept for reuse (at most ENGINE_CACHE_SLOTS of them, ENGINE_CACHE_MAX
  * bytes in all), as malloc keeps freed heap: a fresh mapping costs a page fault and the
- * zeroing of every page on first touch, which for a batch's fill and result buffers is a
- * good share of the batch.  The big ones are kept before the small ones, and handed out
- * only to requests at least half their size (engine_map_new), so that a batch finds the
- * blocks the batch before it gave back.  Each extension module that includes this header
- * has its own.
+ * zeroing of every page on first touch, which for a batch's fill and result buffers, a
+ * per-call fill buffer or a growing order pool is a good share of the work.  The big ones
+ * are kept before the small ones, and handed out only to requests at least half their size
+ * (engine_cache_pick), so that a batch finds the blocks the batch before it gave back.  A
+ * growing block moves into a kept one that fits, copying what it holds, rather than fault
+ * in fresh pages, and takes it whole (engine_block_grow).  Each extension module that
+ * includes this header has its own.
  */
 #ifndef ENGINE_BLOCKS_H
 #define ENGINE_BLOCKS_H
@@ -90,18 +92,14 @@ static inline void engine_cache_take(void) {
     pthread_mutex_lock(&engine_cache_lock);
 }
 
-/* A mapping of `length` bytes (page multiple): a kept one remapped to that size, its pages
- * already in, or a new one with huge pages asked for on all of it (advice on part of a
- * mapping would split it, and mremap only moves a mapping that is whole).
- *
- * Of the kept ones it takes the smallest that fits in no more than twice `length`, else
- * the largest smaller one (grown, it keeps its pages).  It leaves a kept one over twice
- * the size alone: shrunk, it would lose the pages past `length`, and a batch that asks
- * for a block that big again would find only fresh pages. */
-static inline void* engine_map_new(size_t length) {
+/* Take from the cache the kept mapping that suits a request for `length` bytes, and set
+ * `*have` to its length; NULL if there is none.  That is the smallest that fits in no more
+ * than twice `length`, else the largest smaller one over `least` bytes (grown, it keeps its
+ * pages).  It leaves a kept one over twice the size alone: shrunk, it would lose the pages
+ * past `length`, and a batch that asks for a block that big again would find only fresh
+ * pages. */
+static inline void* engine_cache_pick(size_t length, size_t least, size_t* have) {
     void* p = NULL;
-    void* q;
-    size_t have = 0;
     int i, fit = -1, grow = -1, pick;
     engine_cache_take();
     for (i = 0; i < ENGINE_CACHE_SLOTS; i++) {
@@ -109,24 +107,39 @@ static inline void* engine_map_new(size_t length) {
         if (engine_cache[i].p == NULL) continue;
         if (a >= length && a / 2 <= length) {
             if (fit < 0 || a < engine_cache[fit].length) fit = i;
-        } else if (a < length) {
+        } else if (a < length && a > least) {
             if (grow < 0 || a > engine_cache[grow].length) grow = i;
         }
     }
     pick = fit >= 0 ? fit : grow;
     if (pick >= 0) {
         p = engine_cache[pick].p;
-        have = engine_cache[pick].length;
+        *have = engine_cache[pick].length;
         engine_cache[pick].p = NULL;
-        engine_cache_total -= have;
+        engine_cache_total -= *have;
     }
     pthread_mutex_unlock(&engine_cache_lock);
-    if (p != NULL) {
-        if (have == length) return p;
-        q = mremap(p, have, length, MREMAP_MAYMOVE);
-        if (q != MAP_FAILED) return q;
-        munmap(p, have);
-    }
+    return p;
+}
+
+/* A kept mapping `p` of `have` bytes resized to `length`; NULL (and `p` unmapped) if that fails. */
+static inline void* engine_cache_resize(void* p, size_t have, size_t length) {
+    void* q;
+    if (have == length) return p;
+    q = mremap(p, have, length, MREMAP_MAYMOVE);
+    if (q != MAP_FAILED) return q;
+    munmap(p, have);
+    return NULL;
+}
+
+/* A mapping of `length` bytes (page multiple): a kept one (engine_cache_pick) remapped to
+ * that size, its pages already in, or a new one with huge pages asked for on all of it
+ * (advice on part of a mapping would split it, and mremap only moves a mapping that is
+ * whole). */
+static inline void* engine_map_new(size_t length) {
+    size_t have = 0;
+    void* p = engine_cache_pick(length, 0, &have);
+    if (p != NULL && (p = engine_cache_resize(p, have, length)) != NULL) return p;
     p = mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) return NULL;
 #ifdef MADV_HUGEPAGE
@@ -218,6 +231,57 @@ static inline void engine_block_free(void* p, size_t bytes) {
     }
 #endif
     free(p);
+}
+
+/* A kept mapping that fits a request for `*bytes` bytes (in no more than twice that),
+ * taken whole, with `*bytes` set to its size; or NULL, with `*bytes` set to 0, when none is
+ * kept.  It maps nothing new: for a buffer that may stay small, when a big one with its
+ * pages in is to be had. */
+static inline void* engine_block_take(size_t* bytes) {
+#if ENGINE_MAPPED_BLOCKS
+    size_t length = engine_map_length(*bytes), have = 0;
+    /* No smaller one over `length` bytes: only one that fits. */
+    void* p = *bytes >= ENGINE_MAP_MIN ? engine_cache_pick(length, length, &have) : NULL;
+    if (p != NULL) {
+        if (have > length) *bytes = have;
+        return p;
+    }
+#endif
+    *bytes = 0;
+    return NULL;
+}
+
+/* Grow block `p` (NULL for none) of `old_bytes` to at least `*bytes` bytes (more than
+ * `old_bytes`), keeping its contents, and set `*bytes` to the size of the block returned,
+ * which is how the caller resizes and frees it from then on.  Returns NULL with `p`
+ * untouched when out of memory.
+ *
+ * A mapping grown in place faults in fresh pages, which the kernel zeroes on first touch:
+ * where a kept one has more of its pages in, the block moves there for the cost of a copy
+ * of what it holds.  A kept one that fits is taken whole (a growing buffer is likely to use
+ * the room, and shrunk it would lose pages); else the largest smaller one, if it is bigger
+ * than the block, is grown to the size asked for. */
+static inline void* engine_block_grow(void* p, size_t old_bytes, size_t* bytes) {
+#if ENGINE_MAPPED_BLOCKS
+    int was_mapped = p != NULL && old_bytes >= ENGINE_MAP_MIN;
+    size_t length, have = 0, old_length = was_mapped ? engine_map_length(old_bytes) : 0;
+    void* q;
+    if (*bytes >= ENGINE_MAP_MIN) {
+        length = engine_map_length(*bytes);
+        if (length == old_length) return p;
+        q = engine_cache_pick(length, old_length, &have);
+        if (q != NULL && have < length) q = engine_cache_resize(q, have, length);
+        if (q != NULL) {
+            if (have > length) *bytes = have;
+            if (p != NULL) {
+                memcpy(q, p, old_bytes);
+                engine_block_free(p, old_bytes);
+            }
+            return q;
+        }
+    }
+#endif
+    return engine_block_resize(p, old_bytes, *bytes);
 }
 
 #endif

@@ -9,8 +9,8 @@ without the GIL; Python only validates arrays and wraps results.
 """
 from libc.stdlib cimport malloc, calloc, free
 from engine._blocks cimport (
-    ENGINE_MAP_MIN, ENGINE_CACHE_MAX, engine_block_resize, engine_block_free, engine_prefetch,
-    engine_stream, engine_stream_fence,
+    ENGINE_MAP_MIN, ENGINE_CACHE_MAX, engine_block_resize, engine_block_grow, engine_block_take,
+    engine_block_free, engine_prefetch, engine_stream, engine_stream_fence,
 )
 from libc.string cimport memcpy, memset
 from libc.stdint cimport int8_t, uint8_t, int32_t, uint32_t, int64_t, uint64_t, INT64_MAX, INT64_MIN
@@ -481,6 +481,7 @@ cdef class Book:
         """Make room for `extra` more resting orders in the pool."""
         cdef int64_t needed = <int64_t>self.resting + extra
         cdef int64_t capacity
+        cdef size_t size
         cdef Node* nodes
         if needed > C_MAX_RESTING:
             with gil:
@@ -489,15 +490,17 @@ cdef class Book:
             capacity = max(<int64_t>self.node_capacity * 2, needed, 1024)
             if capacity > C_MAX_RESTING:
                 capacity = C_MAX_RESTING
-            nodes = <Node*>engine_block_resize(self.nodes, self.node_capacity * sizeof(Node),
-                                               capacity * sizeof(Node))
+            size = capacity * sizeof(Node)
+            nodes = <Node*>engine_block_grow(self.nodes, self.node_capacity * sizeof(Node), &size)
             if nodes == NULL:
                 with gil:
                     raise MemoryError(f"cannot grow the order pool to {capacity} orders")
             # New nodes are handed out in index order from `unused`; memory is not touched
-            # (nor faulted in) before an order needs it.
+            # (nor faulted in) before an order needs it.  The block may hold more than asked
+            # (a kept one taken whole), at most ENGINE_CACHE_MAX bytes: far fewer nodes
+            # than C_MAX_RESTING.
             self.nodes = nodes
-            self.node_capacity = <idx_t>capacity
+            self.node_capacity = <idx_t>(size // sizeof(Node))
         return 0
 
     cdef int _reserve_hash(self, int64_t extra) except -1 nogil:
@@ -538,16 +541,16 @@ cdef class Book:
         return 0
 
     cdef int _grow_fills(self, int64_t capacity) except -1 nogil:
-        """Make the fill buffer hold `capacity` fills (more than it holds)."""
+        """Make the fill buffer hold at least `capacity` fills (more than it holds)."""
         if self.in_batch:
             engine_stream_fence()       # streamed fills are out before the buffer moves
-        cdef Fill* grown = <Fill*>engine_block_resize(self.fills, self.fill_capacity * sizeof(Fill),
-                                                      capacity * sizeof(Fill))
+        cdef size_t size = capacity * sizeof(Fill)
+        cdef Fill* grown = <Fill*>engine_block_grow(self.fills, self.fill_capacity * sizeof(Fill), &size)
         if grown == NULL:
             with gil:
                 raise MemoryError(f"cannot grow the fill buffer to {capacity} fills")
         self.fills = grown
-        self.fill_capacity = capacity
+        self.fill_capacity = size // sizeof(Fill)
         return 0
 
     cdef inline int _push_fill(self, oid_t taker_id, oid_t maker_id, price_t price, qty_t qty,
@@ -1292,6 +1295,7 @@ cdef class Book:
         cdef Fill* pending
         cdef Fill* batch
         cdef int64_t pending_count, pending_capacity, count, capacity
+        cdef size_t size
         with self.held():
             pending, pending_count, pending_capacity = self.fills, self.fill_count, self.fill_capacity
             self.fills = NULL
@@ -1307,10 +1311,12 @@ cdef class Book:
                         raise MemoryError(f"cannot allocate the results of {n} messages")
                 with nogil:
                     # Room for a fill a message from the start (up to the most a kept block
-                    # holds): a kept block that size comes with its pages in, where doubling
-                    # from small would map fresh ones.
+                    # holds), if a kept block that size is to be had: it comes with its pages
+                    # in.  Else the buffer grows from small, into kept blocks where they fit.
                     if big:
-                        self._grow_fills(min(n, <int64_t>(ENGINE_CACHE_MAX // sizeof(Fill))))
+                        size = min(n, <int64_t>(ENGINE_CACHE_MAX // sizeof(Fill))) * sizeof(Fill)
+                        self.fills = <Fill*>engine_block_take(&size)
+                        self.fill_capacity = size // sizeof(Fill)
                     for i in range(n):
                         # Messages are known ahead, so fetch what they will touch while earlier
                         # ones run: each would otherwise wait on a few cache misses in turn.

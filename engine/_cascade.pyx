@@ -19,7 +19,7 @@ A run refuses to start while the ledger or the book holds forced orders of an ea
 run still resting (their ids would be reused and their fills lost).
 """
 from libc.stdlib cimport malloc, free
-from engine._blocks cimport engine_block_resize, engine_block_free, engine_prefetch
+from engine._blocks cimport engine_block_grow, engine_block_free, engine_prefetch
 from libc.string cimport memcpy
 from libc.stdint cimport int8_t, uint8_t, int16_t, int32_t, int64_t, uint64_t, INT64_MAX, INT64_MIN
 
@@ -343,12 +343,13 @@ cdef class Engine:
             capacity = need
         if capacity < 1024:
             capacity = 1024
-        grown = engine_block_resize(data[0], cap[0] * item, capacity * item)
+        cdef size_t size = capacity * item
+        grown = engine_block_grow(data[0], cap[0] * item, &size)
         if grown == NULL:
             with gil:
                 raise MemoryError(f"cannot grow a cascade buffer to {capacity} items")
         data[0] = grown
-        cap[0] = capacity
+        cap[0] = size // item
         return 0
 
     # ------------------------------------------------------------------ trigger index
