@@ -483,6 +483,7 @@ cdef class Book:
         cdef int64_t capacity
         cdef size_t size
         cdef Node* nodes
+        cdef Node* trimmed
         if needed > C_MAX_RESTING:
             with gil:
                 raise MemoryError(f"more than {C_MAX_RESTING} resting orders in one book")
@@ -495,12 +496,18 @@ cdef class Book:
             if nodes == NULL:
                 with gil:
                     raise MemoryError(f"cannot grow the order pool to {capacity} orders")
+            if size > capacity * sizeof(Node):
+                # A kept block taken whole: the pool's size is the book's memory (nbytes),
+                # so it gives back what it did not ask for.
+                trimmed = <Node*>engine_block_resize(nodes, size, capacity * sizeof(Node))
+                if trimmed != NULL:
+                    nodes = trimmed
+                else:
+                    capacity = size // sizeof(Node)
             # New nodes are handed out in index order from `unused`; memory is not touched
-            # (nor faulted in) before an order needs it.  The block may hold more than asked
-            # (a kept one taken whole), at most ENGINE_CACHE_MAX bytes: far fewer nodes
-            # than C_MAX_RESTING.
+            # (nor faulted in) before an order needs it.
             self.nodes = nodes
-            self.node_capacity = <idx_t>(size // sizeof(Node))
+            self.node_capacity = <idx_t>capacity
         return 0
 
     cdef int _reserve_hash(self, int64_t extra) except -1 nogil:

@@ -1067,6 +1067,22 @@ def test_blocks_taken_whole_are_given_back_whole(path):
     assert mapped[-1] - mapped[3] < 3 << 20, [m >> 20 for m in mapped]
 
 
+def test_a_pool_in_a_kept_block_holds_only_what_it_asked_for():
+    # A growing order pool may move into a bigger kept block (engine/_blocks.h); it keeps
+    # only the size it asked for, so a book's memory does not depend on what earlier books
+    # left behind.
+    asks, _ = _sweep(100_000)
+
+    def seeded_bytes(orders):
+        book = EngineBook(0, 100_000)
+        book.submit(asks[:orders])
+        return book.nbytes
+
+    alone = seeded_bytes(40_000)
+    seeded_bytes(100_000)               # its pool of 131,072 orders is kept once freed
+    assert seeded_bytes(40_000) == alone
+
+
 def test_batches_in_threads_share_the_block_cache_safely():
     # Batches run without the GIL, so two threads allocate and free blocks at once.
     import threading
