@@ -284,4 +284,20 @@ static inline void* engine_block_grow(void* p, size_t old_bytes, size_t* bytes) 
     return engine_block_resize(p, old_bytes, *bytes);
 }
 
+/* Grow block `p` (NULL for none) of `old_bytes` to `new_bytes` as engine_block_grow does,
+ * but keep only `new_bytes` of a kept block it takes whole: for a block whose size is
+ * memory the caller reports (a book's order pool, a cascade's index), which must not
+ * depend on the blocks that earlier ones left behind.  Returns NULL with `p` untouched when
+ * out of memory. */
+static inline void* engine_block_grow_exact(void* p, size_t old_bytes, size_t new_bytes) {
+    size_t bytes = new_bytes;
+    void* q = engine_block_grow(p, old_bytes, &bytes);
+    void* trimmed;
+    if (q == NULL || bytes == new_bytes) return q;
+    trimmed = engine_block_resize(q, bytes, new_bytes);
+    /* Should the kernel refuse to shrink it, the tail stays mapped and unused: `p` is gone,
+     * its contents are in `q`, and the caller holds `q` as a block of `new_bytes`. */
+    return trimmed != NULL ? trimmed : q;
+}
+
 #endif

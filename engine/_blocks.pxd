@@ -4,6 +4,7 @@ cdef extern from "engine/_blocks.h" nogil:
     size_t ENGINE_CACHE_MAX
     void* engine_block_resize(void* p, size_t old_bytes, size_t new_bytes)
     void* engine_block_grow(void* p, size_t old_bytes, size_t* bytes)
+    void* engine_block_grow_exact(void* p, size_t old_bytes, size_t new_bytes)
     void* engine_block_take(size_t* bytes)
     void engine_block_free(void* p, size_t bytes)
     void engine_prefetch(const void* p) noexcept

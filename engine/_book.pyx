@@ -9,8 +9,8 @@ without the GIL; Python only validates arrays and wraps results.
 """
 from libc.stdlib cimport malloc, calloc, free
 from engine._blocks cimport (
-    ENGINE_MAP_MIN, ENGINE_CACHE_MAX, engine_block_resize, engine_block_grow, engine_block_take,
-    engine_block_free, engine_prefetch, engine_stream, engine_stream_fence,
+    ENGINE_MAP_MIN, ENGINE_CACHE_MAX, engine_block_resize, engine_block_grow, engine_block_grow_exact,
+    engine_block_take, engine_block_free, engine_prefetch, engine_stream, engine_stream_fence,
 )
 from libc.string cimport memcpy, memset
 from libc.stdint cimport int8_t, uint8_t, int32_t, uint32_t, int64_t, uint64_t, INT64_MAX, INT64_MIN
@@ -481,9 +481,7 @@ cdef class Book:
         """Make room for `extra` more resting orders in the pool."""
         cdef int64_t needed = <int64_t>self.resting + extra
         cdef int64_t capacity
-        cdef size_t size
         cdef Node* nodes
-        cdef Node* trimmed
         if needed > C_MAX_RESTING:
             with gil:
                 raise MemoryError(f"more than {C_MAX_RESTING} resting orders in one book")
@@ -491,19 +489,11 @@ cdef class Book:
             capacity = max(<int64_t>self.node_capacity * 2, needed, 1024)
             if capacity > C_MAX_RESTING:
                 capacity = C_MAX_RESTING
-            size = capacity * sizeof(Node)
-            nodes = <Node*>engine_block_grow(self.nodes, self.node_capacity * sizeof(Node), &size)
+            nodes = <Node*>engine_block_grow_exact(self.nodes, self.node_capacity * sizeof(Node),
+                                                   capacity * sizeof(Node))
             if nodes == NULL:
                 with gil:
                     raise MemoryError(f"cannot grow the order pool to {capacity} orders")
-            if size > capacity * sizeof(Node):
-                # A kept block taken whole: the pool's size is the book's memory (nbytes),
-                # so it gives back what it did not ask for.
-                trimmed = <Node*>engine_block_resize(nodes, size, capacity * sizeof(Node))
-                if trimmed != NULL:
-                    nodes = trimmed
-                else:
-                    capacity = size // sizeof(Node)
             # New nodes are handed out in index order from `unused`; memory is not touched
             # (nor faulted in) before an order needs it.
             self.nodes = nodes

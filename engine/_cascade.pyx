@@ -19,7 +19,7 @@ A run refuses to start while the ledger or the book holds forced orders of an ea
 run still resting (their ids would be reused and their fills lost).
 """
 from libc.stdlib cimport malloc, free
-from engine._blocks cimport engine_block_grow, engine_block_free, engine_prefetch
+from engine._blocks cimport engine_block_grow_exact, engine_block_free, engine_prefetch
 from libc.string cimport memcpy
 from libc.stdint cimport int8_t, uint8_t, int16_t, int32_t, int64_t, uint64_t, INT64_MAX, INT64_MIN
 
@@ -343,13 +343,13 @@ cdef class Engine:
             capacity = need
         if capacity < 1024:
             capacity = 1024
-        cdef size_t size = capacity * item
-        grown = engine_block_grow(data[0], cap[0] * item, &size)
+        # Exact: the buffers' sizes are the engine's nbytes.
+        grown = engine_block_grow_exact(data[0], cap[0] * item, capacity * item)
         if grown == NULL:
             with gil:
                 raise MemoryError(f"cannot grow a cascade buffer to {capacity} items")
         data[0] = grown
-        cap[0] = size // item
+        cap[0] = capacity
         return 0
 
     # ------------------------------------------------------------------ trigger index
@@ -1119,7 +1119,8 @@ cdef class Engine:
     @property
     def nbytes(self):
         """Bytes the loop's own buffers hold (index, orders, tape, path)."""
-        return (self._perm_array.nbytes + self.heap_cap * 12 + self.order_cap * sizeof(ForcedOrder)
+        return (self._perm_array.nbytes + self.heap_cap * 8 + self.heap_acc_cap * 4
+                + self.order_cap * sizeof(ForcedOrder)
                 + self.tape_cap * sizeof(TapeRow) + self.path_cap * sizeof(PathRow)
                 + self.blocked_cap * 4 + self.cool_cap * 16 + self.lp_cap * 8
                 + self.accounts.n * 4 + self.cont_cap * 4 + self.skip_cap * 4)
