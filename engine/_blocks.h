@@ -15,8 +15,9 @@
  * are kept before the small ones, and handed out only to requests at least half their size
  * (engine_cache_pick), so that a batch finds the blocks the batch before it gave back.  A
  * growing block moves into a kept one that fits, copying what it holds, rather than fault
- * in fresh pages, and takes it whole (engine_block_grow).  Each extension module that
- * includes this header has its own.
+ * in fresh pages, and takes it whole (engine_block_grow), or only the size it asked for
+ * where that size is memory the caller reports (engine_block_grow_exact).  Each extension
+ * module that includes this header has its own.
  */
 #ifndef ENGINE_BLOCKS_H
 #define ENGINE_BLOCKS_H
