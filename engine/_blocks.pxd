@@ -1,4 +1,5 @@
-# Growable memory blocks (engine/_blocks.h): mapped and grown without copying on Linux.
+# Growable memory blocks (engine/_blocks.h): mappings on Linux, grown in place or into a
+# kept mapping with its pages in.
 cdef extern from "engine/_blocks.h" nogil:
     size_t ENGINE_MAP_MIN
     size_t ENGINE_CACHE_MAX

@@ -172,7 +172,7 @@ cdef class Book:
     cdef int _reserve_hash(self, int64_t extra) except -1 nogil
     cdef int _rebuild_hash(self, int64_t entries) except -1 nogil
     cdef int _shrink_hash(self) except -1 nogil
-    cdef int _grow_fills(self, int64_t capacity) except -1 nogil
+    cdef int _grow_fills(self) except -1 nogil
     cdef inline int _push_fill(self, oid_t taker_id, oid_t maker_id, price_t price, qty_t qty,
                                owner_t taker_owner, owner_t maker_owner, side_t taker_side,
                                int8_t taker_kind) except -1 nogil

@@ -537,8 +537,10 @@ cdef class Book:
         self.hash_room = (self.slot_mask + 1) // 2
         return 0
 
-    cdef int _grow_fills(self, int64_t capacity) except -1 nogil:
-        """Make the fill buffer hold at least `capacity` fills (more than it holds)."""
+    cdef int _grow_fills(self) except -1 nogil:
+        """Double the fill buffer (to at least 4096 fills), or more if it moves into a kept
+        block (engine_block_grow)."""
+        cdef int64_t capacity = max(self.fill_capacity * 2, 4096)
         if self.in_batch:
             engine_stream_fence()       # streamed fills are out before the buffer moves
         cdef size_t size = capacity * sizeof(Fill)
@@ -555,7 +557,7 @@ cdef class Book:
                                int8_t taker_kind) except -1 nogil:
         cdef FillWords streamed
         if self.fill_count == self.fill_capacity:
-            self._grow_fills(max(self.fill_capacity * 2, 4096))
+            self._grow_fills()
         if self.in_batch:       # the batch path: read only once the batch is done
             # No stack bytes in the padding, which is all in the last word: one store through
             # the union rather than a memset of the record on this hot path.
