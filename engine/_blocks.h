@@ -42,6 +42,16 @@ static inline void engine_prefetch(const void* p) {
 #endif
 }
 
+/* Fetch the cache line at `p` to be written: the core asks for it exclusive at once, so
+ * the store that follows need not wait in the store buffer for it. */
+static inline void engine_prefetch_write(const void* p) {
+#if defined(__GNUC__) && defined(__x86_64__)
+    __asm__ volatile("prefetchw %0" : : "m"(*(const char*)p));
+#else
+    __builtin_prefetch(p, 1, 3);
+#endif
+}
+
 /* Copy `n` bytes (a multiple of 8, to an 8-byte aligned `dst`) around the caches, for output
  * written once and not read again while the batch runs: written through the caches, a
  * batch's fills (48 bytes each; a forced-sell cascade makes one or more a message) would

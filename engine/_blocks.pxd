@@ -9,5 +9,6 @@ cdef extern from "engine/_blocks.h" nogil:
     void* engine_block_take(size_t* bytes)
     void engine_block_free(void* p, size_t bytes)
     void engine_prefetch(const void* p) noexcept
+    void engine_prefetch_write(const void* p) noexcept
     void engine_stream(void* dst, const void* src, size_t n) noexcept
     void engine_stream_fence() noexcept

@@ -118,9 +118,18 @@ cdef class Book:
     # Set while a batch (or a cascade step) runs without the GIL: any call from another
     # thread meanwhile is refused, since the batch is changing every structure above.
     cdef bint busy
+    # A per-call order leaves the queue links that would wait on a cache miss (its new
+    # neighbour's, or a cancelled order's neighbours') for the book's next call to write:
+    # nodes[owed_next_of].next = owed_next and nodes[owed_prev_of].prev = owed_prev
+    # (-1: none owed).  Every call starts by writing them (_start_call).
+    cdef bint defer_links           # set while a per-call order runs
+    cdef idx_t owed_next_of, owed_next, owed_prev_of, owed_prev
 
     cdef _allocate_grid(self, price_t base, int64_t span)
-    cdef inline int _check_idle(self) except -1
+    cdef inline int _start_call(self) except -1
+    cdef inline void _write_owed_links(self) noexcept nogil
+    cdef inline void _link_next(self, idx_t node, idx_t next) noexcept nogil
+    cdef inline void _link_prev(self, idx_t node, idx_t prev) noexcept nogil
     cdef int _refuse_busy(self) except -1
     cdef _Held held(self)
     cdef _regrid(self, price_t base, int64_t span)

@@ -10,7 +10,8 @@ without the GIL; Python only validates arrays and wraps results.
 from libc.stdlib cimport malloc, calloc, free
 from engine._blocks cimport (
     ENGINE_MAP_MIN, ENGINE_CACHE_MAX, engine_block_resize, engine_block_grow, engine_block_grow_exact,
-    engine_block_take, engine_block_free, engine_prefetch, engine_stream, engine_stream_fence,
+    engine_block_take, engine_block_free, engine_prefetch, engine_prefetch_write, engine_stream,
+    engine_stream_fence,
 )
 from libc.string cimport memcpy, memset
 from libc.stdint cimport int8_t, uint8_t, int32_t, uint32_t, int64_t, uint64_t, INT64_MAX, INT64_MIN
@@ -348,7 +349,7 @@ cdef class _Held:
     def __enter__(self):
         # Refuse if another thread holds the book, then hold it (the GIL makes the check
         # and the set one step).
-        self.book._check_idle()
+        self.book._start_call()
         self.book.busy = True
 
     def __exit__(self, *exc):
@@ -400,6 +401,8 @@ cdef class Book:
         self.walk_level = self.swept_level = -2     # no level: -1 and NO_ASK mean empty sides
         self.swept_times = 0
         self.busy = False
+        self.defer_links = False
+        self.owed_next_of = self.owed_prev_of = -1
         self.slot_mask = -1
         self.hash_room = 0
         self.hashed = 0
@@ -427,9 +430,12 @@ cdef class Book:
 
     # ------------------------------------------------------------------ threads
 
-    cdef inline int _check_idle(self) except -1:
+    cdef inline int _start_call(self) except -1:
+        """Refuse a call while another thread holds the book; else write the queue links the
+        last per-call order left owed, so that whatever the call reads is whole."""
         if self.busy:
             self._refuse_busy()
+        self._write_owed_links()
         return 0
 
     cdef int _refuse_busy(self) except -1:
@@ -949,6 +955,40 @@ cdef class Book:
 
     # ------------------------------------------------------------------ queues
 
+    cdef inline void _write_owed_links(self) noexcept nogil:
+        if self.owed_next_of >= 0:
+            self.nodes[self.owed_next_of].next = self.owed_next
+            self.owed_next_of = -1
+        if self.owed_prev_of >= 0:
+            self.nodes[self.owed_prev_of].prev = self.owed_prev
+            self.owed_prev_of = -1
+
+    cdef inline void _link_next(self, idx_t node, idx_t next) noexcept nogil:
+        """Set `node`'s next link: now in a batch, at the next call per call.  A batch
+        fetched `node` ahead; a lone call has not, and its store would hold up the stores
+        that follow until the line comes, Python's included (in A, cancels of orders deep
+        in long queues, a tail a new order queues behind).  Asked for now, the line is in
+        by the next call."""
+        if not self.defer_links:
+            self.nodes[node].next = next
+            return
+        if self.owed_next_of >= 0:     # one owed at a time
+            self.nodes[self.owed_next_of].next = self.owed_next
+        self.owed_next_of = node
+        self.owed_next = next
+        engine_prefetch_write(&self.nodes[node])
+
+    cdef inline void _link_prev(self, idx_t node, idx_t prev) noexcept nogil:
+        """Set `node`'s prev link, as `_link_next` does its next."""
+        if not self.defer_links:
+            self.nodes[node].prev = prev
+            return
+        if self.owed_prev_of >= 0:
+            self.nodes[self.owed_prev_of].prev = self.owed_prev
+        self.owed_prev_of = node
+        self.owed_prev = prev
+        engine_prefetch_write(&self.nodes[node])
+
     cdef inline int _rest(self, side_t side, int64_t level, oid_t id, qty_t qty, owner_t owner,
                           Gap gap) except -1 nogil:
         """Append a new resting order at the tail of `level` (room was reserved by the caller).
@@ -970,7 +1010,7 @@ cdef class Book:
         cdef Level* lv = &self.levels[level]
         n.prev = lv.tail
         if lv.tail >= 0:
-            self.nodes[lv.tail].next = node
+            self._link_next(lv.tail, node)
         else:
             lv.head = node
             self._bit_set(level)
@@ -1003,11 +1043,11 @@ cdef class Book:
         cdef Level* lv = &self.levels[level]
         cdef bint is_bid = level <= self.best_bid_idx
         if n.prev >= 0:
-            self.nodes[n.prev].next = n.next
+            self._link_next(n.prev, n.next)
         else:
             lv.head = n.next
         if n.next >= 0:
-            self.nodes[n.next].prev = n.prev
+            self._link_prev(n.next, n.prev)
         else:
             lv.tail = n.prev
         lv.qty -= n.qty
@@ -1357,7 +1397,7 @@ cdef class Book:
 
     def take_fills(self):
         """Return the fills of per-call orders since the last call, as a FILL_DTYPE array."""
-        self._check_idle()
+        self._start_call()
         fills = hand_over(self.fills, self.fill_count, self.fill_capacity, FILL_DTYPE)
         self.fills = NULL
         self.fill_count = self.fill_capacity = 0
@@ -1474,7 +1514,7 @@ cdef class Book:
     cdef inline qty_t _call(self, oid_t id, int64_t side, int kind, price_t price, qty_t qty,
                      owner_t owner, uint8_t flags, Result* r) except -1:
         cdef Order o
-        self._check_idle()
+        self._start_call()
         o.id = id
         o.side = <side_t>side if -128 <= side <= 127 else 0
         o.kind = kind
@@ -1484,7 +1524,11 @@ cdef class Book:
         o.flags = flags
         if kind <= K_FOK:           # a new order
             self._prefetch_id(<oid_t>(<uint64_t>id + PREFETCH_NEXT_ID))
-        self._process(&o, r)
+        self.defer_links = True
+        try:
+            self._process(&o, r)
+        finally:
+            self.defer_links = False
         if r.reject:
             self._refuse(r.reject, id, side, price, qty)
         return 0
@@ -1565,18 +1609,18 @@ cdef class Book:
 
     def best_bid(self):
         """Best bid in ticks, or None when there are no bids."""
-        self._check_idle()
+        self._start_call()
         return None if self.best_bid_idx < 0 else self.base + self.best_bid_idx
 
     def best_ask(self):
         """Best ask in ticks, or None when there are no asks."""
-        self._check_idle()
+        self._start_call()
         return None if self.best_ask_idx == NO_ASK else self.base + self.best_ask_idx
 
     def volume(self, side):
         """Total lots resting on `side` (BUY or SELL)."""
         side = _as_int64(side, "side")
-        self._check_idle()
+        self._start_call()
         if side == BUY:
             return self.bid_volume
         if side == SELL:
@@ -1586,7 +1630,7 @@ cdef class Book:
     def depth(self, side, n):
         """The best `n` non-empty levels of `side`, best first, as ``(prices, qtys)`` int64 arrays."""
         cdef int64_t which = _as_int64(side, "side"), wanted = _as_int64(n, "n")
-        self._check_idle()
+        self._start_call()
         if which != BUY and which != SELL:
             raise ValueError(f"side must be BUY (1) or SELL (-1), got {which}")
         if wanted < 0:
@@ -1609,7 +1653,7 @@ cdef class Book:
     def order(self, id):
         """The resting order `id` as ``(side, price, qty, owner)``, or None if it is not resting."""
         cdef oid_t oid = _as_int64(id, "id")
-        self._check_idle()
+        self._start_call()
         cdef idx_t node = self._find(oid)
         if node < 0:
             return None
@@ -1619,7 +1663,7 @@ cdef class Book:
     def queue(self, price):
         """The orders resting at `price` in time priority, as ``(ids, qtys, owners)`` arrays."""
         cdef price_t at = _as_int64(price, "price")
-        self._check_idle()
+        self._start_call()
         if at < self.base or at >= self.base + self.span:
             return (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int32))
         ids, qtys, owners = [], [], []
@@ -1633,7 +1677,7 @@ cdef class Book:
                 np.array(owners, dtype=np.int32))
 
     def __len__(self):
-        self._check_idle()
+        self._start_call()
         return self.resting
 
     @property
@@ -1644,13 +1688,13 @@ cdef class Book:
     @property
     def pending_fills(self):
         """Fills of per-call orders waiting for `take_fills`."""
-        self._check_idle()
+        self._start_call()
         return self.fill_count
 
     @property
     def nbytes(self):
         """Bytes the book has allocated (levels, bitmap, pool, id index, fill buffer)."""
-        self._check_idle()
+        self._start_call()
         return (self.span * sizeof(Level)
                 + (self.words0 + self.words1 + self.words2) * sizeof(uint64_t)
                 + <int64_t>self.node_capacity * sizeof(Node)
@@ -1660,7 +1704,7 @@ cdef class Book:
     def _id_index(self):
         """How the id index stands: window size and first id, ids in the hash table and its
         slots.  For tests and benchmarks."""
-        self._check_idle()
+        self._start_call()
         return {"window_size": self.window_mask + 1, "window_base": self.window_base,
                 "hashed": self.hashed, "hash_slots": self.slot_mask + 1}
 
@@ -1677,7 +1721,7 @@ cdef class Book:
         """
         lo, hi = _as_int64(lo, "lo"), _as_int64(hi, "hi")
         _check_band(lo, hi)
-        self._check_idle()
+        self._start_call()
         bid, ask = self.best_bid(), self.best_ask()
         if bid is not None and bid > hi:
             raise ValueError(f"band hi={hi} is below the best bid {bid}")
@@ -1734,7 +1778,7 @@ cdef class Book:
         first then asks best price first, each level in time priority: ``id``,
         ``side``, ``price``, ``qty``, ``owner``.
         """
-        self._check_idle()
+        self._start_call()
         cdef int64_t n = self.resting, k = 0
         ids = np.empty(n, np.int64)
         sides = np.empty(n, np.int8)
@@ -1833,7 +1877,7 @@ cdef class Book:
 
         For tests and debugging: O(levels + orders).
         """
-        self._check_idle()
+        self._start_call()
         cdef int64_t level, count = 0, bids = 0, asks = 0
         cdef idx_t node, prev
         cdef qty_t total

@@ -195,6 +195,7 @@ def _refuse_orphans(Book book, Accounts accounts):
     cdef int64_t a, level, count = 0
     cdef idx_t node
     cdef oid_t oid
+    book._start_call()          # it walks the book's queues
     for a in range(accounts.n):
         if accounts.state[a] == ST_LIQUIDATING:
             count += 1

@@ -767,6 +767,63 @@ def test_owner_routing_in_fills(Book):
     assert bought == {-1: 2, 11: 3, 12: 3}
 
 
+# ---------------------------------------------------------------------- links a call leaves owed
+
+# A per-call order leaves the queue links it would wait on for the book's next call to
+# write (Book._link_next).  Each history ends with such a call at level 100, where orders
+# 1, 2 and 3 rest in that order; each next call then reads or changes that queue.
+OWING_CALLS = {
+    "cancel the middle": lambda book: book.cancel(2),
+    "cancel the head": lambda book: book.cancel(1),
+    "cancel the tail": lambda book: book.cancel(3),
+    "queue behind the tail": lambda book: book.limit(4, BUY, 100, 5),
+    "reduce the middle to nothing": lambda book: book.reduce(2, 10),
+    "execute the middle": lambda book: book.execute(2, 10),
+}
+NEXT_CALLS = {
+    "queue": lambda book: book.queue(100),
+    "depth": lambda book: book.depth(BUY, 3),
+    "snapshot": lambda book: type(book).from_snapshot(book.snapshot()).queue(100),
+    "pickle": lambda book: pickle.loads(pickle.dumps(book)).queue(100),
+    "band move": lambda book: (book.set_band(50, 150), book.queue(100)),
+    "sweep per call": lambda book: (book.market(9, SELL, 25), fills_of(book)),
+    "sweep in a batch": lambda book: book.submit(rows((MARKET, 9, SELL, 0, 25))).fills.tolist(),
+    "cancel each left": lambda book: [book.cancel(id) for id in book.queue(100)[0].tolist()],
+    "queue another": lambda book: (book.limit(9, BUY, 100, 1), book.queue(100)),
+}
+
+
+@pytest.mark.parametrize("owing", OWING_CALLS)
+@pytest.mark.parametrize("next_call", NEXT_CALLS)
+def test_links_a_call_leaves_owed_are_in_place_for_the_next(owing, next_call):
+    seen = []
+    for Book in (EngineBook, ReferenceBook):
+        book = Book(0, 200)
+        for id in (1, 2, 3):
+            book.limit(id, BUY, 100, 10)
+        OWING_CALLS[owing](book)
+        outcome = NEXT_CALLS[next_call](book)
+        checked(book)
+        seen.append((repr(outcome), [a.tolist() for a in book.queue(100)], fills_of(book)))
+    assert seen[0] == seen[1]
+
+
+def test_a_batch_after_calls_writes_its_links_at_once():
+    """Rejected calls owe nothing, and a batch does not leave its own links for later: the
+    cancel in it relinks the queue its sweep then walks."""
+    book = EngineBook(0, 200)
+    for id in (1, 2, 3):
+        book.limit(id, BUY, 100, 10)
+    with pytest.raises(ValueError):
+        book.cancel(99)
+    book.cancel(2)
+    with pytest.raises(ValueError):
+        book.limit(1, BUY, 100, 10)          # a duplicate id: owes nothing more
+    result = book.submit(rows((LIMIT, 5, BUY, 100, 1), (CANCEL, 3, 0, 0, 0), (MARKET, 9, SELL, 0, 30)))
+    assert result.fills["maker_id"].tolist() == [1, 5]
+    assert len(checked(book)) == 0
+
+
 # ---------------------------------------------------------------------- queries
 
 def test_queries(Book):

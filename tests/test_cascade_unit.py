@@ -249,6 +249,21 @@ def test_keep_policy_leaves_orders_queued():
     assert len(result.orders) == 1
 
 
+
+def test_forced_orders_behind_a_just_cancelled_order_are_found():
+    """A run refuses a book holding an earlier run's forced orders; it finds them by walking
+    the queues, right after a per-call cancel relinked one (the book writes the links it
+    left for its next call first)."""
+    book = flat_book(levels=10)
+    for id in (10_001, 10_002, FORCED_ID_BASE + 3):
+        book.limit(id, engine.SELL, 1500, 5)
+    book.cancel(10_002)
+    acc = Accounts.margin(cash=[0], shares=[10], debt=[9_300], rule=MarginRule(force=1.1))
+    with pytest.raises(ValueError, match="FORCED_ID_BASE"):
+        _cascade.Engine(book, acc)      # the check, with no other call to the book before it
+    with pytest.raises(ValueError, match="FORCED_ID_BASE"):
+        Cascade(book, acc).run(Shock.sell(1))
+
 def test_market_style_cut_by_band_blocks_until_next_session():
     bids = [(999 - k, 2) for k in range(10)]
     book = build_book(engine.Book, bids + [(900, 1000)], [])
