@@ -157,6 +157,9 @@ cdef enum:
     # sequence (exchanges, feeds, simulators): each new order fetches the id-index slot of
     # the id this many past its own, whose duplicate check would otherwise be a cache miss.
     PREFETCH_NEXT_ID = 4
+    # Pool nodes never handed out are handed out in order: a new resting order asks for the
+    # node this many further on, two cache lines ahead, to be written.
+    PREFETCH_FRESH_NODE = 4
     # The id window starts this wide, and a move of it that scans k slots waits until
     # k / WINDOW_DENSITY ids have entered the index since the last move, so scanning costs
     # each id a bounded share however the caller numbers its orders.
@@ -999,6 +1002,10 @@ cdef class Book:
         else:
             node = self.unused
             self.unused += 1
+            # Ask for a fresh line ahead: the first store to it would wait for it, and the
+            # stores after that store behind it (see _link_next).
+            if node + PREFETCH_FRESH_NODE < self.node_capacity:
+                engine_prefetch_write(&self.nodes[node + PREFETCH_FRESH_NODE])
         ENGINE_CHECK(node < self.node_capacity)
         ENGINE_CHECK(level >= 0 and level < self.span)
         cdef Node* n = &self.nodes[node]
