@@ -147,6 +147,7 @@ cdef enum:
     PREFETCH_SLOT = 24
     PREFETCH_NODE = 12
     PREFETCH_NEIGHBOURS = 4
+    PREFETCH_RESULT = 8         # results ahead whose line is asked for to be written
     PREFETCH_REHASH = 16        # nodes ahead whose new hash-table slot a rehash fetches
     CHASE_STEPS = 3             # makers the batch path fetches down a queue after a sweep
     # Sweeps that stop at one level this many times in a row send the walkers down the next
@@ -1370,6 +1371,9 @@ cdef class Book:
                             self._prefetch_slot(&rows[i + PREFETCH_SLOT])
                             self._prefetch_node(&rows[i + PREFETCH_NODE])
                             self._prefetch_neighbours(&rows[i + PREFETCH_NEIGHBOURS])
+                            # Each fresh line of results is a store that would wait for
+                            # it, and the stores after it behind it (see _link_next).
+                            engine_prefetch_write(&out[i + PREFETCH_RESULT])
                         else:                           # the batch's last messages: nearer stages
                             if i + PREFETCH_NODE < n:
                                 self._prefetch_node(&rows[i + PREFETCH_NODE])
