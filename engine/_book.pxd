@@ -122,7 +122,7 @@ cdef class Book:
     # neighbour's, or a cancelled order's neighbours') for the book's next call to write:
     # nodes[owed_next_of].next = owed_next and nodes[owed_prev_of].prev = owed_prev
     # (-1: none owed).  Every call starts by writing them (_start_call).
-    cdef bint defer_links           # set while a per-call order runs
+    cdef bint defer_links           # set by a per-call order, cleared as the next call starts
     cdef idx_t owed_next_of, owed_next, owed_prev_of, owed_prev
 
     cdef _allocate_grid(self, price_t base, int64_t span)

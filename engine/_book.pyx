@@ -440,6 +440,7 @@ cdef class Book:
         if self.busy:
             self._refuse_busy()
         self._write_owed_links()
+        self.defer_links = False
         return 0
 
     cdef int _refuse_busy(self) except -1:
@@ -960,6 +961,7 @@ cdef class Book:
     # ------------------------------------------------------------------ queues
 
     cdef inline void _write_owed_links(self) noexcept nogil:
+        """Write the links the last per-call order left owed (`_link_next`)."""
         if self.owed_next_of >= 0:
             self.nodes[self.owed_next_of].next = self.owed_next
             self.owed_next_of = -1
@@ -1535,11 +1537,8 @@ cdef class Book:
         o.flags = flags
         if kind <= K_FOK:           # a new order
             self._prefetch_id(<oid_t>(<uint64_t>id + PREFETCH_NEXT_ID))
-        self.defer_links = True
-        try:
-            self._process(&o, r)
-        finally:
-            self.defer_links = False
+        self.defer_links = True         # until the next call starts, whatever happens
+        self._process(&o, r)
         if r.reject:
             self._refuse(r.reject, id, side, price, qty)
         return 0
