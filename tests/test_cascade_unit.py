@@ -249,7 +249,6 @@ def test_keep_policy_leaves_orders_queued():
     assert len(result.orders) == 1
 
 
-
 def test_forced_orders_behind_a_just_cancelled_order_are_found():
     """A run refuses a book holding an earlier run's forced orders; it finds them by walking
     the queues, right after a per-call cancel relinked one (the book writes the links it
@@ -263,6 +262,7 @@ def test_forced_orders_behind_a_just_cancelled_order_are_found():
         _cascade.Engine(book, acc)      # the check, with no other call to the book before it
     with pytest.raises(ValueError, match="FORCED_ID_BASE"):
         Cascade(book, acc).run(Shock.sell(1))
+
 
 def test_market_style_cut_by_band_blocks_until_next_session():
     bids = [(999 - k, 2) for k in range(10)]
