@@ -974,12 +974,12 @@ cdef class Book:
         fetched `node` ahead; a lone call has not, and its store would hold up the stores
         that follow until the line comes, Python's included (in A, cancels of orders deep
         in long queues, a tail a new order queues behind).  Asked for now, the line is in
-        by the next call."""
+        by the next call.  A call owes at most one link of each kind: it rests one order or
+        takes out one (_match unlinks the makers it fills itself)."""
         if not self.defer_links:
             self.nodes[node].next = next
             return
-        if self.owed_next_of >= 0:     # one owed at a time
-            self.nodes[self.owed_next_of].next = self.owed_next
+        ENGINE_CHECK(self.owed_next_of < 0)
         self.owed_next_of = node
         self.owed_next = next
         engine_prefetch_write(&self.nodes[node])
@@ -989,8 +989,7 @@ cdef class Book:
         if not self.defer_links:
             self.nodes[node].prev = prev
             return
-        if self.owed_prev_of >= 0:
-            self.nodes[self.owed_prev_of].prev = self.owed_prev
+        ENGINE_CHECK(self.owed_prev_of < 0)
         self.owed_prev_of = node
         self.owed_prev = prev
         engine_prefetch_write(&self.nodes[node])
