@@ -5,11 +5,13 @@ consistency checks (ENGINE_CHECK) back in, without optimisation; the test suite 
 once against such a build.
 """
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 DEBUG = os.environ.get("ENGINE_DEBUG", "") not in ("", "0")
 
@@ -35,7 +37,35 @@ extensions = [
     for path in sorted(Path("engine").rglob("*.pyx"))
 ]
 
+# GCC's inlining budget for the extension as a whole: a module this size uses up its default
+# allowance before the batch loop, and the messages most streams are made of (Book._process_plain
+# in engine/_book.pyx, with the queue operations it calls) would each pay for calls.  Other
+# compilers, or a GCC that does not know these parameters, build without them.
+INLINING = ["--param", "inline-unit-growth=100", "--param", "max-inline-insns-single=400"]
+
+
+def _accepts(compiler, flags):
+    """Does `compiler` compile a C file with `flags` and no warning?"""
+    with tempfile.TemporaryDirectory() as folder:
+        source = Path(folder, "probe.c")
+        source.write_text("int main(void) { return 0; }\n")
+        try:
+            compiler.compile([str(source)], output_dir=folder, extra_postargs=flags + ["-Werror"])
+        except Exception:
+            return False
+    return True
+
+
+class BuildExt(build_ext):
+    def build_extensions(self):
+        if not DEBUG and _accepts(self.compiler, INLINING):
+            for extension in self.extensions:
+                extension.extra_compile_args += INLINING
+        super().build_extensions()
+
+
 setup(
     ext_modules=cythonize(extensions, compiler_directives=directives,
                           build_dir="build/debug-c" if DEBUG else None),
+    cmdclass={"build_ext": BuildExt},
 )
