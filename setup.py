@@ -4,6 +4,7 @@ ENGINE_DEBUG=1 compiles bounds checks, wraparound checks and the engine's intern
 consistency checks (ENGINE_CHECK) back in, without optimisation; the test suite runs
 once against such a build.
 """
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -58,10 +59,19 @@ def _accepts(compiler, flags):
 
 class BuildExt(build_ext):
     def build_extensions(self):
-        if not DEBUG and _accepts(self.compiler, INLINING):
-            for extension in self.extensions:
-                extension.extra_compile_args += INLINING
+        if not DEBUG:                   # the debug build is not optimised at all
+            self._give_inlining_budget()
         super().build_extensions()
+
+    def _give_inlining_budget(self):
+        if not _accepts(self.compiler, INLINING):
+            logging.getLogger("setup").warning(
+                "the compiler does not take %s: building without it, the batch path is slower",
+                " ".join(INLINING))
+            return
+        for extension in self.extensions:
+            if INLINING[1] not in extension.extra_compile_args:
+                extension.extra_compile_args += INLINING
 
 
 setup(

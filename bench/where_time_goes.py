@@ -1,4 +1,5 @@
-"""Where the book's time goes: the figures the README's "Where the time goes" quotes.
+"""Where the book's time goes: the figures the README's "Where the time goes" and
+bench/NOTES.md quote.
 
 - Instructions a message on workloads A and B (batch, and A again with every id mapped to
   a random one, as in bench/id_order.py) and a call (per-call path on A), counted by

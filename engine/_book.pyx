@@ -1168,8 +1168,8 @@ cdef class Book:
     cdef inline int _process_plain(self, const Order* order, Result* result) except -1 nogil:
         """Run one message.  The two that most streams are mostly made of run here, inlined
         where the batch loop and a call run messages: a cancel of an id the window holds,
-        and a plain limit that rests without trading (in the band, with room reserved and
-        its id's window slot free).  `_process` would do the same with them, after checks
+        and a plain limit that rests without trading (in the band, with room in the pool
+        and the index, and its id's window slot free).  `_process` would do the same with them, after checks
         that these conditions pass; every other message goes to it.  (setup.py gives GCC
         the inlining budget for this: a call costs a message a dozen instructions and more
         in saving and restoring registers.)"""
