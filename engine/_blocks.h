@@ -38,7 +38,7 @@ static inline void engine_prefetch(const void* p) {
 #if defined(__GNUC__) && defined(__x86_64__)
     __asm__ volatile("prefetcht0 %0" : : "m"(*(const char*)p));
 #else
-    __builtin_prefetch(p, 1, 3);
+    __builtin_prefetch(p, 0, 3);
 #endif
 }
 

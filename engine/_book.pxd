@@ -136,6 +136,9 @@ cdef class Book:
     cdef inline qty_t _call(self, oid_t id, int64_t side, int kind, price_t price, qty_t qty,
                      owner_t owner, uint8_t flags, Result* r) except -1
     cdef int _refuse(self, int reject, oid_t id, int64_t side, price_t price, qty_t qty) except -1
+    cdef inline bint _crosses(self, side_t side, int64_t level) noexcept nogil
+    cdef inline bint _too_large(self, side_t side, qty_t qty) noexcept nogil
+    cdef inline bint _full(self) noexcept nogil
     cdef inline int _process_plain(self, const Order* order, Result* result) except -1 nogil
     cdef int _process(self, const Order* order, Result* result) except -1 nogil
     cdef void _take_off(self, idx_t node, qty_t qty) noexcept nogil

@@ -1165,12 +1165,27 @@ cdef class Book:
                 level = self._highest_at_or_below(level - 1)
         return total
 
+    # The checks a limit passes to rest, shared by _process and _process_plain.
+
+    cdef inline bint _crosses(self, side_t side, int64_t level) noexcept nogil:
+        """Does an order on `side` priced at `level` meet the other side's best?"""
+        return self.best_ask_idx <= level if side > 0 else self.best_bid_idx >= level
+
+    cdef inline bint _too_large(self, side_t side, qty_t qty) noexcept nogil:
+        """Would `qty` more lots resting on `side` take its total past int64 (a level's
+        total is at most its side's)?"""
+        return qty > INT64_MAX - (self.bid_volume if side > 0 else self.ask_volume)
+
+    cdef inline bint _full(self) noexcept nogil:
+        """Is there no room reserved for one more resting order, in the pool or the hash table?"""
+        return self.resting >= self.node_capacity or self.hashed >= self.hash_room
+
     cdef inline int _process_plain(self, const Order* order, Result* result) except -1 nogil:
         """Run one message.  The two that most streams are mostly made of run here, inlined
         where the batch loop and a call run messages: a cancel of an id the window holds,
         and a plain limit that rests without trading (in the band, with room in the pool
-        and the index, and its id's window slot free).  `_process` would do the same with them, after checks
-        that these conditions pass; every other message goes to it.  (setup.py gives GCC
+        and the index, and its id's window slot free).  `_process` would do the same with
+        them, after checks that these conditions pass; every other message goes to it.  (setup.py gives GCC
         the inlining budget for this: a call costs a message a dozen instructions and more
         in saving and restoring registers.)"""
         cdef int64_t j = self._window_slot(order.id)
@@ -1192,12 +1207,10 @@ cdef class Book:
             self._unlink(node, IN_WINDOW + j)
             return 0
         level = <int64_t>(<uint64_t>order.price - <uint64_t>self.base)  # wraps: one range check
-        if (order.kind == K_LIMIT and qty > 0 and self.window[j] == EMPTY_SLOT
-                and self.lo_idx <= level <= self.hi_idx
-                and ((side == 1 and self.best_ask_idx > level and qty <= INT64_MAX - self.bid_volume)
-                     or (side == -1 and self.best_bid_idx < level
-                         and qty <= INT64_MAX - self.ask_volume))
-                and self.resting < self.node_capacity and self.hashed < self.hash_room):
+        if (order.kind == K_LIMIT and (side == 1 or side == -1) and qty > 0
+                and self.window[j] == EMPTY_SLOT and self.lo_idx <= level <= self.hi_idx
+                and not self._crosses(side, level) and not self._too_large(side, qty)
+                and not self._full()):
             gap.slot = IN_WINDOW + j
             gap.entry = 0
             self._rest(side, level, order.id, qty, order.owner, gap)
@@ -1283,7 +1296,7 @@ cdef class Book:
             result.reject = R_DUPLICATE_ID
             return 0
         # Level and side totals are int64: refuse what could take them past it.
-        if may_rest and qty > INT64_MAX - (self.bid_volume if side > 0 else self.ask_volume):
+        if may_rest and self._too_large(side, qty):
             result.reject = R_TOO_LARGE
             return 0
         if kind == K_IOC or kind == K_FOK:
@@ -1293,14 +1306,13 @@ cdef class Book:
             if kind == K_FOK and self._available(side, price - self.base, qty) < qty:
                 result.cancelled = qty
                 return 0
-        if may_rest and (self.resting >= self.node_capacity or self.hashed >= self.hash_room
-                         or (gap.slot < IN_WINDOW and self._window_wants(order.id))):
+        if may_rest and (self._full() or (gap.slot < IN_WINDOW and self._window_wants(order.id))):
             # Before any change, so running out of memory changes nothing.
             self._reserve(1)
             self._move_window(order.id)
             gap.slot = -1                   # the id index may have been rebuilt
         level = price - self.base
-        if (self.best_ask_idx <= level) if side > 0 else (self.best_bid_idx >= level):
+        if self._crosses(side, level):
             self._match(side, level, &qty, order.id, order.owner, kind)
             if qty < order.qty:
                 gap.slot = -1               # filled makers left the id index
