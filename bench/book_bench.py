@@ -6,7 +6,10 @@ timed.  Paths measured in the same run:
 - ``firesale batch``: ``Book.submit`` on the whole message array;
 - ``firesale per-call``: ``book.limit`` / ``book.market`` / ``book.cancel`` once per
   message from a Python loop, as an embedding simulator would call it;
-- ``reference``: the pure-Python ``engine.reference.ReferenceBook`` (batch ``submit``).
+- ``reference``: the pure-Python ``engine.reference.ReferenceBook`` (batch ``submit``);
+- ``flat C``: the flat-array C book in ``flat_book.c``, the yardstick the batch path's
+  target was set against.  Its runs alternate with the batch path's, so that both see the
+  same spells of a shared machine.
 """
 import statistics
 import time
@@ -16,7 +19,11 @@ import numpy as np
 import engine
 from engine import LIMIT, MARKET, CANCEL
 
+import flat_book
 import workloads
+
+
+FLAT_PATH = "flat C (bench/flat_book.c)"
 
 
 def seeded(seed_orders, factory=engine.Book):
@@ -66,6 +73,26 @@ def time_per_call(seed_orders, messages, clock=time.perf_counter):
     return elapsed, int(book.take_fills()["qty"].sum()), book
 
 
+def flat_seeded(seed_orders, messages):
+    """A flat C book with the workload's resting orders, and the messages checked and ready."""
+    ids = int(max(seed_orders["id"].max(), messages["id"].max())) + 1
+    # Room for twice as many fills as messages (B trades about one a message): a buffer
+    # that grows in the timed run would charge the yardstick for copying it.
+    book = flat_book.FlatBook(*workloads.BAND, ids, fills=2 * len(messages))
+    book.submit(seed_orders)
+    book.take_fills()
+    return book, book.prepare(messages)
+
+
+def time_flat(seed_orders, messages, clock=time.perf_counter):
+    """Seconds for the flat C book to run `messages` on `clock`, and the traded volume."""
+    book, batch = flat_seeded(seed_orders, messages)
+    started = clock()
+    book.run(batch)
+    elapsed = clock() - started
+    return elapsed, int(book.take_fills()["qty"].sum()), book
+
+
 def reference_factory():
     from engine.reference import ReferenceBook
     return ReferenceBook
@@ -85,10 +112,12 @@ def measure(name, repeat=7, reference_repeat=1):
                      "median_s": median, "min_s": min(runs), "max_s": max(runs),
                      "msgs_per_s": n / median, "traded": volume, "note": note})
 
-    runs = []
+    runs, flat_runs = [], []
     for _ in range(repeat):
         elapsed, volume, book = time_batch(seed_orders, messages)
         runs.append(elapsed)
+        elapsed, flat_volume, _ = time_flat(seed_orders, messages)
+        flat_runs.append(elapsed)
     add("firesale batch", runs, volume)
     end_bytes = book.nbytes / max(len(book), 1)
     seeded_book = seeded(seed_orders)
@@ -105,6 +134,7 @@ def measure(name, repeat=7, reference_repeat=1):
         elapsed, volume, _ = time_batch(seed_orders, messages, reference_factory())
         runs.append(elapsed)
     add("reference (pure Python)", runs, volume)
+    add(FLAT_PATH, flat_runs, flat_volume)
 
     firesale_volume = volumes["firesale batch"]
     for row in rows:
