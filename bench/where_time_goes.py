@@ -8,6 +8,8 @@ bench/NOTES.md quote.
 - Data reads that miss the first-level cache, a message, the same way: cachegrind
   simulates the cache (this machine's L1 geometry), so the count is repeatable too, and
   tells what a change does to the waits on memory that instruction counts do not show.
+- The same counts for the flat C book (bench/flat_book.c), the yardstick the batch path's
+  target was set against, on A and B.
 - Instructions a forced order in a margin cascade of 200,000 accounts (the cascade
   benchmark's workload), counted the same way.
 - How far B walks the best bid down, how long the makers its sweeps trade against had
@@ -44,6 +46,17 @@ if {replay!r}:
     book_bench.replay_per_call(plan) if {per_call!r} else book.submit(messages)
 """
 
+# The same for the flat C book.
+FLAT_CHILD = """
+import sys
+sys.path.insert(0, {here!r})
+import book_bench, workloads
+seed, messages = workloads.load({name!r})
+book, batch = book_bench.flat_seeded(seed, messages)
+if {replay!r}:
+    book.run(batch)
+"""
+
 # The same for a margin cascade: build its book and ledger, then run it (or not).
 CASCADE_CHILD = """
 import sys
@@ -62,6 +75,10 @@ def instructions(name, per_call, replay, random_ids=False):
     code = CHILD.format(here=str(HERE), name=name, per_call=per_call, replay=replay,
                         random_ids=random_ids)
     return _count(code, misses=True)
+
+
+def flat_instructions(name, replay):
+    return _count(FLAT_CHILD.format(here=str(HERE), name=name, replay=replay), misses=True)
 
 
 def cascade_instructions(replay):
@@ -113,6 +130,11 @@ def main():
         (ran, ran_misses), (idle, idle_misses) = (instructions(name, per_call, True, random_ids),
                                                   instructions(name, per_call, False, random_ids))
         print(f"{label}: {(ran - idle) / n:,.0f} instructions and "
+              f"{(ran_misses - idle_misses) / n:.2f} first-level cache read misses a message")
+    for label, name in (("A", "mixed"), ("B", "cascade")):
+        n = len(workloads.load(name)[1])
+        (ran, ran_misses), (idle, idle_misses) = flat_instructions(name, True), flat_instructions(name, False)
+        print(f"{label}, flat C book: {(ran - idle) / n:,.0f} instructions and "
               f"{(ran_misses - idle_misses) / n:.2f} first-level cache read misses a message")
     # Every account is liquidated with one forced order (cascade_bench's workload).
     extra = cascade_instructions(True) - cascade_instructions(False)
