@@ -45,3 +45,15 @@ def test_reference(benchmark, workload):
         return (book_bench.seeded(seed_orders, factory), messages), {}
 
     benchmark.pedantic(lambda book, msgs: book.submit(msgs), setup=setup, rounds=1)
+
+
+def test_flat_c_book(benchmark, workload):
+    """The flat-array C book the batch path's target was set against (flat_book.c)."""
+    name, seed_orders, messages = workload
+    benchmark.group = f"book {name}"
+    benchmark.extra_info["messages"] = len(messages)
+
+    def setup():
+        return book_bench.flat_seeded(seed_orders, messages), {}
+
+    benchmark.pedantic(lambda book, batch: book.run(batch), setup=setup, rounds=7)
