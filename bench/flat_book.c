@@ -8,16 +8,19 @@
  * unlink at once.  No prefetching, no id index, no bitmaps: what a C engine gets for free
  * from its data layout, and nothing more.
  *
- * It runs LIMIT, MARKET and CANCEL with firesale's rules (engine/reference.py): the same
- * fills, in the same order, and the same per-message results, reject codes included.  The
- * wrapper refuses other kinds, flags, and quantities that could overflow, so the two never
- * differ silently; tests/test_flat_book.py checks the agreement.
+ * It runs LIMIT, MARKET and CANCEL with firesale's rules (engine/reference.py): for every
+ * stream the wrapper accepts, the same fills in the same order and the same per-message
+ * results, reject codes included.  The wrapper refuses other kinds, flags, ids outside the
+ * array and streams whose lots firesale could refuse as too large, so the two never differ
+ * silently; tests/test_flat_book.py checks the agreement.
  */
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Layouts of engine.ORDER_DTYPE, FILL_DTYPE and RESULT_DTYPE (the wrapper checks them). */
+/* Layouts of engine.ORDER_DTYPE, FILL_DTYPE and RESULT_DTYPE (the wrapper checks them
+ * against flat_layout). */
 typedef struct { int64_t id, price, qty; int32_t owner; int8_t side, kind; uint8_t flags; } Order;
 typedef struct {
     int64_t taker_id, maker_id, price, qty;
@@ -27,6 +30,7 @@ typedef struct {
 typedef struct { int64_t filled, remaining, cancelled; int8_t reject; } Result;
 
 enum { LIMIT = 1, MARKET = 2, CANCEL = 5 };
+enum { FLAT_BAD_ID = -2, FLAT_NO_MEMORY = -1 };     /* what flat_submit returns when it stops */
 enum { OK = 0, BAD_SIDE = 1, BAD_KIND = 2, BAD_QTY = 3, PRICE_OUT_OF_BAND = 4,
        DUPLICATE_ID = 5, UNKNOWN_ID = 6, BAD_FLAGS = 7 };
 
@@ -72,9 +76,9 @@ FlatBook* flat_new(int64_t lo, int64_t hi, int64_t ids, int64_t fills) {
         flat_free(b);
         return NULL;
     }
-    /* Written now rather than calloc'd: calloc's big blocks get their pages on first touch,
-     * which would then be in the timed run (and a zero memset after malloc may be made a
-     * calloc by the compiler: the nodes' links start at -1). */
+    /* Every page written now, so that none is first touched in the timed run, as calloc's
+     * would be: the nodes in a loop (their links start at -1), the fills with 0xff (the
+     * compiler may turn malloc and a memset to zero into a calloc). */
     for (int64_t i = 0; i < ids; i++) {
         b->nodes[i].qty = 0;
         b->nodes[i].owner = b->nodes[i].level = b->nodes[i].next = b->nodes[i].prev = -1;
@@ -106,6 +110,20 @@ static int push_fill(FlatBook* b, int64_t taker_id, int64_t maker_id, int64_t pr
     return 0;
 }
 
+/* The best bid at or below `level`, stepping tick by tick (-1: none). */
+static int32_t bid_from(const FlatBook* b, int32_t level) {
+    while (level >= 0 && b->levels[level].head < 0)
+        level--;
+    return level;
+}
+
+/* The best ask at or above `level` (levels_count: none). */
+static int32_t ask_from(const FlatBook* b, int32_t level) {
+    while (level < b->levels_count && b->levels[level].head < 0)
+        level++;
+    return level;
+}
+
 /* Trade `*qty` lots of a taker on `side` against the other side up to level `limit`. */
 static int match(FlatBook* b, int8_t side, int32_t limit, int64_t* qty, int64_t taker_id,
                  int32_t taker_owner, int8_t kind) {
@@ -133,15 +151,10 @@ static int match(FlatBook* b, int8_t side, int32_t limit, int64_t* qty, int64_t 
             }
         }
         if (lv->head < 0) {     /* the level is empty: step to the next one that is not */
-            if (side > 0) {
-                while (level < b->levels_count && b->levels[level].head < 0)
-                    level++;
-                b->best_ask = level;
-            } else {
-                while (level >= 0 && b->levels[level].head < 0)
-                    level--;
-                b->best_bid = level;
-            }
+            if (side > 0)
+                b->best_ask = ask_from(b, level);
+            else
+                b->best_bid = bid_from(b, level);
         }
     }
     *qty = wanted;
@@ -186,19 +199,17 @@ static int64_t cancel(FlatBook* b, int64_t id) {
     n->qty = 0;
     b->resting--;
     if (lv->head < 0) {
-        if (level == b->best_bid) {
-            while (level >= 0 && b->levels[level].head < 0)
-                level--;
-            b->best_bid = level;
-        } else if (level == b->best_ask) {
-            while (level < b->levels_count && b->levels[level].head < 0)
-                level++;
-            b->best_ask = level;
-        }
+        if (level == b->best_bid)
+            b->best_bid = bid_from(b, level);
+        else if (level == b->best_ask)
+            b->best_ask = ask_from(b, level);
     }
     return qty;
 }
 
+/* The reject code of a message, in engine/reference.py's order (0 when accepted).  A new
+ * order's id must index the array: the wrapper refuses streams with other ids, and
+ * flat_submit stops at one rather than write outside it. */
 static int8_t validate(const FlatBook* b, const Order* o) {
     if (o->kind != LIMIT && o->kind != MARKET && o->kind != CANCEL)
         return BAD_KIND;
@@ -218,12 +229,16 @@ static int8_t validate(const FlatBook* b, const Order* o) {
     return OK;
 }
 
-/* Run `n` messages; write a result each.  Returns 0, or -1 when the fill buffer could not
- * grow (the batch stops there). */
+/* Run `n` messages; write a result each.  Returns 0; or, with the batch stopped there,
+ * FLAT_BAD_ID at a new order whose id is outside the array (nothing of that message done)
+ * or FLAT_NO_MEMORY when the fill buffer could not grow (the message half done: the book
+ * is then of no further use). */
 int flat_submit(FlatBook* b, const Order* orders, int64_t n, Result* out) {
     for (int64_t i = 0; i < n; i++) {
         const Order* o = &orders[i];
         Result* r = &out[i];
+        if (o->kind != CANCEL && (o->id < 0 || o->id >= b->ids))
+            return FLAT_BAD_ID;
         r->filled = r->remaining = r->cancelled = 0;
         r->reject = validate(b, o);
         if (r->reject)
@@ -243,7 +258,7 @@ int flat_submit(FlatBook* b, const Order* orders, int64_t n, Result* out) {
         }
         int64_t left = o->qty;
         if (match(b, o->side, limit, &left, o->id, o->owner, o->kind))
-            return -1;
+            return FLAT_NO_MEMORY;
         r->filled = o->qty - left;
         if (left == 0)
             continue;
@@ -269,4 +284,19 @@ int64_t flat_resting(const FlatBook* b) { return b->resting; }
 int64_t flat_best_bid(const FlatBook* b) { return b->best_bid < 0 ? INT64_MIN : b->lo + b->best_bid; }
 int64_t flat_best_ask(const FlatBook* b) {
     return b->best_ask >= b->levels_count ? INT64_MIN : b->lo + b->best_ask;
+}
+
+/* The records' sizes and field offsets, for the wrapper to check against the numpy dtypes:
+ * Order (7 fields), Fill (8), Result (4), each size first. */
+void flat_layout(int64_t* out) {
+    int64_t layout[] = {
+        sizeof(Order), offsetof(Order, id), offsetof(Order, price), offsetof(Order, qty),
+        offsetof(Order, owner), offsetof(Order, side), offsetof(Order, kind), offsetof(Order, flags),
+        sizeof(Fill), offsetof(Fill, taker_id), offsetof(Fill, maker_id), offsetof(Fill, price),
+        offsetof(Fill, qty), offsetof(Fill, taker_owner), offsetof(Fill, maker_owner),
+        offsetof(Fill, taker_side), offsetof(Fill, taker_kind),
+        sizeof(Result), offsetof(Result, filled), offsetof(Result, remaining),
+        offsetof(Result, cancelled), offsetof(Result, reject),
+    };
+    memcpy(out, layout, sizeof(layout));
 }

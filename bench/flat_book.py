@@ -1,16 +1,18 @@
 """The flat-array C book (``bench/flat_book.c``): built with the C compiler that builds
 Python's extensions, loaded with ctypes, and run on whole batches.
 
-It is the yardstick ``make bench`` measures firesale's batch path against in the same run:
-the issue's 30M messages a second was set against "a flat-array C engine" at about 50M on
-this machine, and the machine's speed moves with its host's load, so the ratio of the two
-in one run says more than either figure alone.
+It is the yardstick ``make bench`` measures firesale's batch path against in the same run.
+The issue set the 30M messages a second target against "a flat-array C engine" at about 50M
+on this machine; this one is ours, written plainly, and the machine's speed moves with its
+host's load, so the two are timed in alternate runs and compared by their ratio.
 
-Only what the yardstick runs is taken: LIMIT, MARKET and CANCEL without flags, ids from 0
-to a bound given up front.  Anything else raises ``ValueError`` before the book is touched.
+Only what the yardstick runs is taken: LIMIT, MARKET and CANCEL without flags, new-order ids
+from 0 to a bound given up front.  Anything else raises ``ValueError`` before the book is
+touched.
 """
 import ctypes
 import hashlib
+import os
 import shlex
 import subprocess
 import sysconfig
@@ -22,15 +24,19 @@ from engine import FILL_DTYPE, LIMIT, MARKET, CANCEL, ORDER_DTYPE, RESULT_DTYPE
 
 SOURCE = Path(__file__).resolve().parent / "flat_book.c"
 BUILD_DIR = Path(__file__).resolve().parent / ".data"
-FLAGS = ["-O3", "-fPIC", "-shared"]         # as firesale's release build
-# Lots summed over a stream stay below this, so no total the C book keeps can overflow
-# (firesale would reject such an order as TOO_LARGE, and the C book does not check).
+# firesale keeps its sides' totals in int64 and refuses as TOO_LARGE an order that could take
+# one past 2**63 - 1; the C book keeps no totals and does not check.  New orders' lots summed
+# over everything a book is given stay below this, so firesale never refuses one.
 MAX_TOTAL_QTY = 2**62
+FLAT_BAD_ID, FLAT_NO_MEMORY = -2, -1        # flat_submit's codes when it stops
 _library = None
 
 
-def _compiler():
-    return shlex.split(sysconfig.get_config_var("CC") or "cc")
+def _build_command():
+    """Python's compiler with firesale's release optimisation.  (setuptools also gives the
+    extension Python's own CFLAGS, such as -fwrapv and -g; the figures in the README and
+    bench/NOTES.md were taken with the C book built this way, without them.)"""
+    return shlex.split(sysconfig.get_config_var("CC") or "cc") + ["-O3", "-fPIC", "-shared"]
 
 
 def library():
@@ -38,14 +44,14 @@ def library():
     global _library
     if _library is not None:
         return _library
-    source = SOURCE.read_bytes()
-    stamp = hashlib.sha256(source + " ".join(_compiler() + FLAGS).encode()).hexdigest()[:16]
+    command = _build_command()
+    stamp = hashlib.sha256(SOURCE.read_bytes() + " ".join(command).encode()).hexdigest()[:16]
     target = BUILD_DIR / f"flat_book-{stamp}.so"
     if not target.exists():
         BUILD_DIR.mkdir(parents=True, exist_ok=True)
-        partial = target.with_suffix(".tmp.so")
-        done = subprocess.run(_compiler() + FLAGS + ["-o", str(partial), str(SOURCE)],
-                              capture_output=True, text=True)
+        partial = BUILD_DIR / f"partial-{os.getpid()}-flat_book.so"   # builds at once don't clash
+        done = subprocess.run(command + ["-o", str(partial), str(SOURCE)], capture_output=True,
+                              text=True)
         if done.returncode:
             raise RuntimeError(f"cannot build {SOURCE.name}:\n{done.stderr}")
         partial.replace(target)
@@ -63,29 +69,31 @@ def library():
         ("flat_resting", i64, [pointer]),
         ("flat_best_bid", i64, [pointer]),
         ("flat_best_ask", i64, [pointer]),
+        ("flat_layout", None, [pointer]),
     ]:
         function = getattr(lib, name)
         function.restype, function.argtypes = result, args
+    _check_layouts(lib)
     _library = lib
     return lib
 
 
-def _check_layouts():
+def _check_layouts(lib):
     """The C structs' sizes and offsets are those of the numpy records."""
-    expected = {ORDER_DTYPE: (32, {"id": 0, "price": 8, "qty": 16, "owner": 24, "side": 28,
-                                   "kind": 29, "flags": 30}),
-                FILL_DTYPE: (48, {"taker_id": 0, "maker_id": 8, "price": 16, "qty": 24,
-                                  "taker_owner": 32, "maker_owner": 36, "taker_side": 40,
-                                  "taker_kind": 41}),
-                RESULT_DTYPE: (32, {"filled": 0, "remaining": 8, "cancelled": 16, "reject": 24})}
-    for dtype, (size, offsets) in expected.items():
-        actual = {name: dtype.fields[name][1] for name in dtype.names}
-        if dtype.itemsize != size or actual != offsets:
-            raise RuntimeError(f"flat_book.c's structs no longer match {dtype}")
+    expected = []
+    for dtype in (ORDER_DTYPE, FILL_DTYPE, RESULT_DTYPE):
+        expected += [dtype.itemsize] + [dtype.fields[name][1] for name in dtype.names]
+    layout = np.zeros(len(expected), np.int64)
+    lib.flat_layout(layout.ctypes.data)
+    if layout.tolist() != expected:
+        raise RuntimeError(f"flat_book.c's structs {layout.tolist()} no longer match the "
+                           f"engine's records {expected}")
 
 
 def check_stream(orders, ids):
-    """Raise ValueError unless the C book can run `orders` exactly as firesale would."""
+    """Raise ValueError unless the C book can run `orders` exactly as firesale would.  (A new
+    order with an id outside the array is refused even where firesale would reject the row
+    for another reason.)"""
     if orders.dtype != ORDER_DTYPE or orders.ndim != 1:
         raise ValueError("orders must be a one-dimensional ORDER_DTYPE array")
     if not np.isin(orders["kind"], (LIMIT, MARKET, CANCEL)).all():
@@ -93,11 +101,13 @@ def check_stream(orders, ids):
     if orders["flags"].any():
         raise ValueError("the flat C book takes no flags")
     new = orders["kind"] != CANCEL
-    if len(orders) and ((orders["id"][new] < 0).any() or (orders["id"][new] >= ids).any()):
+    if (orders["id"][new] < 0).any() or (orders["id"][new] >= ids).any():
         raise ValueError(f"the flat C book takes new-order ids from 0 to {ids - 1}")
 
 
 class _Batch:
+    """Messages checked and copied (the caller's array may change afterwards), with room for
+    their results."""
     __slots__ = ("orders", "results", "done")
 
     def __init__(self, orders, results):
@@ -111,13 +121,13 @@ class FlatBook:
     def __init__(self, lo, hi, ids, fills=0):
         if not 0 < ids < 2**31 or not 0 < hi - lo + 1 < 2**31:
             raise ValueError("the flat C book takes fewer than 2**31 ids and ticks")
-        _check_layouts()
         self._lib = library()
         self._book = self._lib.flat_new(lo, hi, ids, fills)
         if not self._book:
             raise MemoryError("cannot allocate the flat C book")
         self.ids = ids
         self._total_qty = 0
+        self._broken = False
 
     def __del__(self):
         book, self._book = getattr(self, "_book", None), None
@@ -131,12 +141,16 @@ class FlatBook:
         return batch.results
 
     def prepare(self, orders):
-        """Check `orders` and make room for their results, so that `run` does nothing else
-        (the benchmark times `run` alone)."""
+        """Check and copy `orders` and make room for their results, so that `run` does nothing
+        else (the benchmark times `run` alone)."""
+        if not isinstance(orders, np.ndarray):
+            raise TypeError("orders must be a numpy array")
         check_stream(orders, self.ids)
-        total = self._total_qty + int(np.abs(orders["qty"]).sum(dtype=np.float64))
+        orders = np.array(orders, order="C", copy=True)      # a contiguous copy of its own
+        new_qty = orders["qty"][orders["kind"] != CANCEL]
+        total = self._total_qty + int(np.maximum(new_qty, 0).sum(dtype=np.float64))
         if total >= MAX_TOTAL_QTY:
-            raise ValueError("the flat C book takes streams of fewer than 2**62 lots in all")
+            raise ValueError("the flat C book takes new orders of fewer than 2**62 lots in all")
         self._total_qty = total
         results = np.empty(len(orders), RESULT_DTYPE)
         results.fill(0)         # its pages in now, not in the timed run
@@ -144,11 +158,17 @@ class FlatBook:
 
     def run(self, batch):
         """Run a batch from `prepare`, once."""
+        if self._broken:
+            raise RuntimeError("this flat C book ran out of memory in a batch: make a new one")
         if batch.done:
             raise ValueError("this batch has run already")
         batch.done = True
-        if self._lib.flat_submit(self._book, batch.orders.ctypes.data, len(batch.orders),
-                                 batch.results.ctypes.data):
+        code = self._lib.flat_submit(self._book, batch.orders.ctypes.data, len(batch.orders),
+                                     batch.results.ctypes.data)
+        if code == FLAT_BAD_ID:     # prepare's checks make this unreachable
+            raise ValueError("a new order's id is outside the flat C book's array")
+        if code == FLAT_NO_MEMORY:
+            self._broken = True
             raise MemoryError("the flat C book cannot grow its fill buffer")
 
     def take_fills(self):

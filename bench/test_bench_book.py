@@ -56,4 +56,9 @@ def test_flat_c_book(benchmark, workload):
     def setup():
         return book_bench.flat_seeded(seed_orders, messages), {}
 
-    benchmark.pedantic(lambda book, batch: book.run(batch), setup=setup, rounds=7)
+    def run(book, batch):
+        book.run(batch)
+        return batch
+
+    batch = benchmark.pedantic(run, setup=setup, rounds=7)
+    assert not batch.results["reject"].any()

@@ -30,6 +30,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import book_bench  # noqa: E402
+import flat_book  # noqa: E402
 import workloads  # noqa: E402
 
 # What one child runs: seed the book, then replay (or not) one way.
@@ -131,6 +132,7 @@ def main():
                                                   instructions(name, per_call, False, random_ids))
         print(f"{label}: {(ran - idle) / n:,.0f} instructions and "
               f"{(ran_misses - idle_misses) / n:.2f} first-level cache read misses a message")
+    flat_book.library()     # built now, or the first child counted would build it
     for label, name in (("A", "mixed"), ("B", "cascade")):
         n = len(workloads.load(name)[1])
         (ran, ran_misses), (idle, idle_misses) = flat_instructions(name, True), flat_instructions(name, False)

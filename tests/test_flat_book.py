@@ -29,15 +29,19 @@ def _orders(rows):
 # Rows (id, price, qty, owner, side, kind, flags): ids from a small range, so that
 # duplicates and cancels of ids not resting come up; prices through both band edges;
 # now and then a bad side or a quantity <= 0.
-rows = st.tuples(
+new_rows = st.tuples(
     st.integers(0, IDS - 1),
     st.integers(LO - 3, HI + 3),
     st.one_of(st.integers(1, 30), st.integers(-2, 0)),
     st.integers(-1, 5),
     st.one_of(st.sampled_from([BUY, SELL]), st.integers(-3, 3)),
-    st.sampled_from([LIMIT, LIMIT, LIMIT, MARKET, CANCEL, CANCEL]),
+    st.sampled_from([LIMIT, LIMIT, LIMIT, MARKET]),
     st.just(0),
 )
+# Cancels also of ids outside the array, which the C book must find not resting.
+cancels = st.builds(lambda id, qty: (id, 0, qty, -1, 0, CANCEL, 0),
+                    st.integers(-3, IDS + 2), st.integers(-2, 5))
+rows = st.one_of(new_rows, new_rows, cancels)
 batches = st.lists(st.lists(rows, max_size=40), min_size=1, max_size=4)
 
 
@@ -85,7 +89,7 @@ def test_a_cascade_that_empties_a_side_and_refills_it():
     ((-1, 100, 5, -1, SELL, MARKET, 0), "ids from 0"),
 ])
 def test_refuses_what_it_would_not_run_as_the_book_does(row, match):
-    book, flat = _books()
+    _, flat = _books()
     flat.submit(_orders([(3, 100, 5, -1, BUY, LIMIT, 0)]))
     with pytest.raises(ValueError, match=match):
         flat.submit(_orders([(4, 101, 5, -1, BUY, LIMIT, 0), row]))
@@ -100,6 +104,35 @@ def test_refuses_streams_whose_totals_could_overflow():
     with pytest.raises(ValueError, match="2\\*\\*62"):
         flat.submit(_orders([(2, 101, 2**61, -1, BUY, LIMIT, 0)]))
     assert len(flat) == 1
+
+
+def test_cancels_count_no_lots_towards_the_overflow_guard():
+    # A cancel's qty is ignored, even the one whose absolute value is itself negative.
+    book, flat = _books()
+    orders = _orders([(1, 0, -2**63, -1, 0, CANCEL, 0), (2, 100, 2**61, -1, BUY, LIMIT, 0),
+                      (3, 100, 2**61, -1, BUY, LIMIT, 0)])
+    with pytest.raises(ValueError, match="2\\*\\*62"):
+        flat.submit(orders)
+    np.testing.assert_array_equal(flat.submit(orders[:2]), book.submit(orders[:2]).results)
+
+
+def test_runs_the_rows_of_a_view_and_not_what_lies_between_them():
+    book, flat = _books()
+    every = _orders([(1, 100, 5, -1, BUY, LIMIT, 0), (10**9, 101, 5, -1, BUY, LIMIT, 0),
+                     (2, 99, 5, -1, BUY, LIMIT, 0), (10**9, 98, 5, -1, BUY, LIMIT, 0)])
+    view = every[::2]
+    np.testing.assert_array_equal(flat.submit(view), book.submit(view).results)
+    _same_book(book, flat)
+    assert len(flat) == 2
+
+
+def test_a_prepared_batch_is_its_own_copy():
+    book, flat = _books()
+    orders = _orders([(1, 100, 5, -1, BUY, LIMIT, 0)])
+    batch = flat.prepare(orders)
+    orders["id"] = 10**9            # the caller's array changes; the prepared batch does not
+    flat.run(batch)
+    assert len(flat) == 1 and flat.best_bid() == 100
 
 
 def test_a_batch_runs_once():
