@@ -13,6 +13,7 @@ import numpy as np
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
+from setuptools.errors import CompileError
 
 DEBUG = os.environ.get("ENGINE_DEBUG", "") not in ("", "0")
 
@@ -52,7 +53,7 @@ def _accepts(compiler, flags):
         source.write_text("int main(void) { return 0; }\n")
         try:
             compiler.compile([str(source)], output_dir=folder, extra_postargs=flags + ["-Werror"])
-        except Exception:
+        except CompileError:
             return False
     return True
 

@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from engine import FILL_DTYPE, LIMIT, MARKET, CANCEL, ORDER_DTYPE, RESULT_DTYPE
+from engine._book import _check_orders
+from engine._checks import INT32_MAX, integer
 
 SOURCE = Path(__file__).resolve().parent / "flat_book.c"
 BUILD_DIR = Path(__file__).resolve().parent / ".data"
@@ -91,11 +93,9 @@ def _check_layouts(lib):
 
 
 def check_stream(orders, ids):
-    """Raise ValueError unless the C book can run `orders` exactly as firesale would.  (A new
-    order with an id outside the array is refused even where firesale would reject the row
-    for another reason.)"""
-    if orders.dtype != ORDER_DTYPE or orders.ndim != 1:
-        raise ValueError("orders must be a one-dimensional ORDER_DTYPE array")
+    """Raise ValueError unless the C book can run `orders` (an ORDER_DTYPE array) exactly as
+    firesale would.  (A new order with an id outside the array is refused even where
+    firesale would reject the row for another reason.)"""
     if not np.isin(orders["kind"], (LIMIT, MARKET, CANCEL)).all():
         raise ValueError("the flat C book runs LIMIT, MARKET and CANCEL only")
     if orders["flags"].any():
@@ -119,8 +119,8 @@ class FlatBook:
     `fills` fills before its buffer grows."""
 
     def __init__(self, lo, hi, ids, fills=0):
-        if not 0 < ids < 2**31 or not 0 < hi - lo + 1 < 2**31:
-            raise ValueError("the flat C book takes fewer than 2**31 ids and ticks")
+        ids = integer(ids, "ids", 1, INT32_MAX)          # its links are int32
+        integer(hi - lo + 1, "the band's width in ticks", 1, INT32_MAX)
         self._lib = library()
         self._book = self._lib.flat_new(lo, hi, ids, fills)
         if not self._book:
@@ -143,10 +143,10 @@ class FlatBook:
     def prepare(self, orders):
         """Check and copy `orders` and make room for their results, so that `run` does nothing
         else (the benchmark times `run` alone)."""
-        if not isinstance(orders, np.ndarray):
-            raise TypeError("orders must be a numpy array")
+        # As Book.submit takes them (TypeError or ValueError naming what is wrong), and a copy
+        # of its own: the caller's array may change before `run`.
+        orders = np.array(_check_orders(orders), order="C", copy=True)
         check_stream(orders, self.ids)
-        orders = np.array(orders, order="C", copy=True)      # a contiguous copy of its own
         new_qty = orders["qty"][orders["kind"] != CANCEL]
         total = self._total_qty + int(np.maximum(new_qty, 0).sum(dtype=np.float64))
         if total >= MAX_TOTAL_QTY:

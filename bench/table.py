@@ -107,8 +107,8 @@ def rows_section(title, rows):
 
 
 def _spread(values, scale=1e6, unit="M", digits=1):
-    low, high = min(values), max(values)
-    return f"{low / scale:.{digits}f}{unit}-{high / scale:.{digits}f}{unit}"
+    low, high = (f"{v / scale:.{digits}f}{unit}" for v in (min(values), max(values)))
+    return low if low == high else f"{low}-{high}"
 
 
 def _met(values, target, rounds):

@@ -20,6 +20,7 @@ Run ``python bench/where_time_goes.py`` (needs valgrind).
 import os
 import re
 import shutil
+from functools import partial
 import subprocess
 import sys
 from pathlib import Path
@@ -124,19 +125,17 @@ def main():
     if shutil.which("valgrind") is None:
         print("valgrind not found: no instruction counts")
         return
-    for label, name, per_call, random_ids in (
-            ("A batch", "mixed", False, False), ("B batch", "cascade", False, False),
-            ("A batch, random ids", "mixed", False, True), ("A per call", "mixed", True, False)):
+    flat_book.library()     # built now, or the first flat child counted would build it
+    runs = [(label, name, partial(instructions, name, per_call, random_ids=random_ids))
+            for label, name, per_call, random_ids in (
+                ("A batch", "mixed", False, False), ("B batch", "cascade", False, False),
+                ("A batch, random ids", "mixed", False, True), ("A per call", "mixed", True, False))]
+    runs += [(f"{label}, flat C book", name, partial(flat_instructions, name))
+             for label, name in (("A", "mixed"), ("B", "cascade"))]
+    for label, name, count in runs:
         n = len(workloads.load(name)[1])
-        (ran, ran_misses), (idle, idle_misses) = (instructions(name, per_call, True, random_ids),
-                                                  instructions(name, per_call, False, random_ids))
+        (ran, ran_misses), (idle, idle_misses) = count(replay=True), count(replay=False)
         print(f"{label}: {(ran - idle) / n:,.0f} instructions and "
-              f"{(ran_misses - idle_misses) / n:.2f} first-level cache read misses a message")
-    flat_book.library()     # built now, or the first child counted would build it
-    for label, name in (("A", "mixed"), ("B", "cascade")):
-        n = len(workloads.load(name)[1])
-        (ran, ran_misses), (idle, idle_misses) = flat_instructions(name, True), flat_instructions(name, False)
-        print(f"{label}, flat C book: {(ran - idle) / n:,.0f} instructions and "
               f"{(ran_misses - idle_misses) / n:.2f} first-level cache read misses a message")
     # Every account is liquidated with one forced order (cascade_bench's workload).
     extra = cascade_instructions(True) - cascade_instructions(False)

@@ -207,6 +207,15 @@ cdef inline void _set_fill(Fill* f, oid_t taker_id, oid_t maker_id, price_t pric
     f.taker_kind = taker_kind
 
 
+cdef inline void _accepted(Result* result, qty_t filled, qty_t remaining,
+                           qty_t cancelled) noexcept nogil:
+    """Write the result of a message that was not rejected."""
+    result.filled = filled
+    result.remaining = remaining
+    result.cancelled = cancelled
+    result.reject = R_OK
+
+
 cdef inline uint64_t _mask_at_or_below(int64_t bit) noexcept nogil:
     return ALL_BITS >> (63 - bit)
 
@@ -1200,10 +1209,7 @@ cdef class Book:
             if self.window[j] == EMPTY_SLOT:
                 return self._process(order, result)
             node = <idx_t>self.window[j]
-            result.filled = 0
-            result.remaining = 0
-            result.cancelled = self.nodes[node].qty
-            result.reject = R_OK
+            _accepted(result, 0, 0, self.nodes[node].qty)
             self._unlink(node, IN_WINDOW + j)
             return 0
         level = <int64_t>(<uint64_t>order.price - <uint64_t>self.base)  # wraps: one range check
@@ -1214,10 +1220,7 @@ cdef class Book:
             gap.slot = IN_WINDOW + j
             gap.entry = 0
             self._rest(side, level, order.id, qty, order.owner, gap)
-            result.filled = 0
-            result.remaining = qty
-            result.cancelled = 0
-            result.reject = R_OK
+            _accepted(result, 0, qty, 0)
             return 0
         return self._process(order, result)
 
@@ -1231,10 +1234,7 @@ cdef class Book:
         cdef Gap gap
         cdef price_t price, lo = self.base + self.lo_idx, hi = self.base + self.hi_idx
         cdef bint may_rest, outside = False
-        result.filled = 0
-        result.remaining = 0
-        result.cancelled = 0
-        result.reject = R_OK
+        _accepted(result, 0, 0, 0)         # until a check or a trade says otherwise
         if order.flags == 0 and (side == 1 or side == -1) and qty > 0 and (
                 (kind == K_LIMIT and lo <= order.price <= hi) or kind == K_MARKET):
             # The common messages, a plain limit inside the band or a plain market order,

@@ -20,10 +20,7 @@ IDS = 40
 
 
 def _orders(rows):
-    orders = np.zeros(len(rows), ORDER_DTYPE)
-    for i, row in enumerate(rows):
-        orders[i] = row
-    return orders
+    return np.array(rows, dtype=ORDER_DTYPE)
 
 
 # Rows (id, price, qty, owner, side, kind, flags): ids from a small range, so that
