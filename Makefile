@@ -38,13 +38,18 @@ $(DEPS): pyproject.toml | $(PY)
 	$(PY) -m pip install -q --no-build-isolation -e ".[test,bench,plot,dask,progress]"
 	touch $@
 
+# setuptools and Cython rebuild only what is older than its sources, so a change to setup.py
+# alone (compiler flags, Cython directives) forces both to redo everything.
+FORCE_ALL = $(if $(filter setup.py,$?),1)
+
 $(BUILT): $(DEPS) $(SOURCES)
-	$(PY) setup.py -q build_ext --inplace -j 2
+	CYTHON_FORCE_REGEN=$(FORCE_ALL) $(PY) setup.py -q build_ext --inplace -j 2 $(if $(FORCE_ALL),--force)
 	touch $@
 
 $(DEBUG_DIR)/.built: $(DEPS) $(SOURCES) $(shell find engine -name '*.py')
 	rm -rf $(DEBUG_DIR)
-	ENGINE_DEBUG=1 $(PY) setup.py -q build --build-base build/debug-tmp --build-lib $(DEBUG_DIR)
+	ENGINE_DEBUG=1 CYTHON_FORCE_REGEN=$(FORCE_ALL) $(PY) setup.py -q build --build-base build/debug-tmp \
+		--build-lib $(DEBUG_DIR) $(if $(FORCE_ALL),--force)
 	touch $@
 
 # BENCH_ROUNDS=10 runs the table ten times and ends with each figure's range over them.
