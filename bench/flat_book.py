@@ -11,11 +11,6 @@ from 0 to a bound given up front.  Anything else raises ``ValueError`` before th
 touched.
 """
 import ctypes
-import hashlib
-import os
-import shlex
-import subprocess
-import sysconfig
 from pathlib import Path
 
 import numpy as np
@@ -24,8 +19,9 @@ from engine import FILL_DTYPE, LIMIT, MARKET, CANCEL, ORDER_DTYPE, RESULT_DTYPE
 from engine._book import _check_orders
 from engine._checks import INT32_MAX, integer
 
+import c_library
+
 SOURCE = Path(__file__).resolve().parent / "flat_book.c"
-BUILD_DIR = Path(__file__).resolve().parent / ".data"
 # firesale keeps its sides' totals in int64 and refuses as TOO_LARGE an order that could take
 # one past 2**63 - 1; the C book keeps no totals and does not check.  New orders' lots summed
 # over everything a book is given stay below this, so firesale never refuses one.
@@ -34,33 +30,12 @@ FLAT_BAD_ID, FLAT_NO_MEMORY = -2, -1        # flat_submit's codes when it stops
 _library = None
 
 
-def _build_command():
-    """Python's compiler with firesale's release optimisation.  (setuptools also gives the
-    extension Python's own CFLAGS, such as -fwrapv and -g; the figures in the README and
-    bench/NOTES.md were taken with the C book built this way, without them.)"""
-    return shlex.split(sysconfig.get_config_var("CC") or "cc") + ["-O3", "-fPIC", "-shared"]
-
-
 def library():
     """The built C book (built on first use, and again whenever the source or flags change)."""
     global _library
     if _library is not None:
         return _library
-    command = _build_command()
-    stamp = hashlib.sha256(SOURCE.read_bytes() + " ".join(command).encode()).hexdigest()[:16]
-    target = BUILD_DIR / f"flat_book-{stamp}.so"
-    if not target.exists():
-        BUILD_DIR.mkdir(parents=True, exist_ok=True)
-        partial = BUILD_DIR / f"partial-{os.getpid()}-flat_book.so"   # builds at once don't clash
-        done = subprocess.run(command + ["-o", str(partial), str(SOURCE)], capture_output=True,
-                              text=True)
-        if done.returncode:
-            raise RuntimeError(f"cannot build {SOURCE.name}:\n{done.stderr}")
-        partial.replace(target)
-        for old in BUILD_DIR.glob("flat_book-*.so"):     # builds of earlier sources
-            if old != target:
-                old.unlink(missing_ok=True)
-    lib = ctypes.CDLL(str(target))
+    lib = c_library.load(SOURCE)
     pointer, i64 = ctypes.c_void_p, ctypes.c_int64
     for name, result, args in [
         ("flat_new", pointer, [i64, i64, i64, i64]),

@@ -1,6 +1,7 @@
 """`make bench`: the benchmark table (medians of several runs, ratios measured in the same run).
 
-Sections: order-book throughput on workloads A and B (firesale batch, per-call, the
+Each round starts with the machine's weather (``bench/memory_latency.py``).  Sections:
+order-book throughput on workloads A and B (firesale batch, per-call, the
 pure-Python reference and the flat-array C book the batch target was set against), memory
 per resting order, and, where those modules exist, the
 cascade and replay benchmarks.  ``--rounds N`` runs the whole table N times and ends with
@@ -17,6 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import book_bench  # noqa: E402
+import memory_latency  # noqa: E402
 
 TARGETS = {"firesale batch": 30e6, "firesale per-call": 6e6}
 CASCADE_TARGET = 5e6        # forced orders a second, 10^6 accounts (issue 3)
@@ -143,6 +145,10 @@ def summary_section(rounds):
         flat = [_flat_ratio(rnd["book"], name) for rnd in rounds]
         lines.append(f"- {label}: firesale batch / flat C book {min(flat):.2f}-{max(flat):.2f}, "
                      f"at least {FLAT_SHARE:.1f} in {sum(r >= FLAT_SHARE for r in flat)} of {n} ({FLAT_NOTE}).")
+    sizes = list(rounds[0]["latency"])
+    spreads = [_spread([rnd["latency"][mb] for rnd in rounds], scale=1, unit="") for mb in sizes]
+    lines.append(f"- Memory before each round, random reads over {' / '.join(map(str, sizes))} MB: "
+                 f"{' / '.join(spreads)} ns.")
     cascades = [rnd["cascade"] for rnd in rounds if rnd.get("cascade")]
     if cascades:
         rates = [rows[0]["forced_orders_per_s"] for rows in cascades]
@@ -171,7 +177,10 @@ def main(argv=None):
     for number in range(1, args.rounds + 1):
         if args.rounds > 1:
             print(f"# Round {number} of {args.rounds} ({time.strftime('%Y-%m-%d %H:%M')})\n", flush=True)
-        rnd = {"book": measure_book(args.repeat)}
+        rnd = {"latency": memory_latency.latencies()}
+        print(f"Memory, before the round: {memory_latency.describe(rnd['latency'])} "
+              f"(`python bench/memory_latency.py`).\n", flush=True)
+        rnd["book"] = measure_book(args.repeat)
         sections = [book_section(rnd["book"])]
         if not args.book_only:
             rnd["cascade"] = optional_rows("cascade_bench")
