@@ -22,8 +22,9 @@ def build_command():
     return shlex.split(sysconfig.get_config_var("CC") or "cc") + ["-O3", "-fPIC", "-shared"]
 
 
-def load(source):
-    """`source` (a path to a .c file) built and loaded: a ``ctypes.CDLL``."""
+def load(source, signatures):
+    """`source` (a path to a .c file) built and loaded: a ``ctypes.CDLL`` whose functions
+    named in `signatures` ({name: (restype, argtypes)}) take and return those types."""
     source = Path(source)
     command = build_command()
     stamp = hashlib.sha256(source.read_bytes() + " ".join(command).encode()).hexdigest()[:16]
@@ -39,4 +40,8 @@ def load(source):
         for old in BUILD_DIR.glob(f"{source.stem}-*.so"):      # builds of earlier sources
             if old != target:
                 old.unlink(missing_ok=True)
-    return ctypes.CDLL(str(target))
+    lib = ctypes.CDLL(str(target))
+    for name, (result, args) in signatures.items():
+        function = getattr(lib, name)
+        function.restype, function.argtypes = result, args
+    return lib

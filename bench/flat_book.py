@@ -11,6 +11,7 @@ from 0 to a bound given up front.  Anything else raises ``ValueError`` before th
 touched.
 """
 import ctypes
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -27,31 +28,25 @@ SOURCE = Path(__file__).resolve().parent / "flat_book.c"
 # over everything a book is given stay below this, so firesale never refuses one.
 MAX_TOTAL_QTY = 2**62
 FLAT_BAD_ID, FLAT_NO_MEMORY = -2, -1        # flat_submit's codes when it stops
-_library = None
+POINTER, I64 = ctypes.c_void_p, ctypes.c_int64
+SIGNATURES = {
+    "flat_new": (POINTER, [I64, I64, I64, I64]),
+    "flat_free": (None, [POINTER]),
+    "flat_submit": (ctypes.c_int, [POINTER, POINTER, I64, POINTER]),
+    "flat_fill_count": (I64, [POINTER]),
+    "flat_take_fills": (None, [POINTER, POINTER]),
+    "flat_resting": (I64, [POINTER]),
+    "flat_best_bid": (I64, [POINTER]),
+    "flat_best_ask": (I64, [POINTER]),
+    "flat_layout": (None, [POINTER]),
+}
 
 
+@functools.cache
 def library():
     """The built C book (built on first use, and again whenever the source or flags change)."""
-    global _library
-    if _library is not None:
-        return _library
-    lib = c_library.load(SOURCE)
-    pointer, i64 = ctypes.c_void_p, ctypes.c_int64
-    for name, result, args in [
-        ("flat_new", pointer, [i64, i64, i64, i64]),
-        ("flat_free", None, [pointer]),
-        ("flat_submit", ctypes.c_int, [pointer, pointer, i64, pointer]),
-        ("flat_fill_count", i64, [pointer]),
-        ("flat_take_fills", None, [pointer, pointer]),
-        ("flat_resting", i64, [pointer]),
-        ("flat_best_bid", i64, [pointer]),
-        ("flat_best_ask", i64, [pointer]),
-        ("flat_layout", None, [pointer]),
-    ]:
-        function = getattr(lib, name)
-        function.restype, function.argtypes = result, args
+    lib = c_library.load(SOURCE, SIGNATURES)
     _check_layouts(lib)
-    _library = lib
     return lib
 
 

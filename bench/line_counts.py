@@ -16,9 +16,7 @@ debug line information (Python's own CFLAGS give ``-g``; ``make build`` does all
 import argparse
 import bisect
 import collections
-import os
 import re
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -30,17 +28,9 @@ GENERATED = ROOT / "engine" / "_book.c"
 
 sys.path.insert(0, str(HERE))
 
+import where_time_goes  # noqa: E402
 import workloads  # noqa: E402
 
-CHILD = """
-import sys
-sys.path.insert(0, {here!r})
-import book_bench, workloads
-seed, messages = workloads.load({name!r})
-book = book_bench.seeded(seed)
-if {replay!r}:
-    book.submit(messages)
-"""
 # A Cython marker comment naming the .pyx line the C after it comes from.
 MARKER = re.compile(r'/\* "engine/_book\.pyx":(\d+)')
 # A function's first line in the .pyx: `def name(`, `cdef [inline] type name(`, ...
@@ -72,13 +62,10 @@ def functions_of_pyx_lines():
 
 def cachegrind(replay, name):
     """Per .c line of engine/_book.c: [instructions, first-level misses] of one child run."""
-    code = CHILD.format(here=str(HERE), name=name, replay=replay)
+    code = where_time_goes.child(name, per_call=False, replay=replay)
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder, "cachegrind.out")
-        subprocess.run(["valgrind", "--tool=cachegrind", "--cache-sim=yes",
-                        f"--cachegrind-out-file={out}", sys.executable, "-c", code],
-                       env=dict(os.environ, PYTHONHASHSEED="0", OPENBLAS_NUM_THREADS="1"),
-                       capture_output=True, check=True)
+        where_time_goes.cachegrind(code, cache_sim=True, out_file=out)
         return _per_line(out.read_text().splitlines())
 
 

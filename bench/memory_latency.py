@@ -5,14 +5,14 @@
 ``make bench`` prints these with every round of its table, since the machine is shared and
 its speed moves with its host's load.  The host is a Xeon with 2 MB of second-level cache a
 core and a last level of 36 MB shared with other tenants.  In the slow session of
-2026-11-22 the cores ran at full speed (no time stolen, Python's loop as fast as ever) while
-a 16 MB block, which fits that last level, answered at main memory's time, about 110 ns a
-read (1 MB: 15-20 ns): other tenants held the cache.  The engine's books are megabytes, so
+2026-11-22 a 16 MB block, which fits that last level, answered at main memory's time, about
+110 ns a read (1 MB: 15-20 ns): other tenants held the cache.  The engine's books are megabytes, so
 its figures are read against this line.  ``bench/memory_latency.c`` does the timing: a chase
 of dependent reads over every cache line of the block in a random order.
 """
 import argparse
 import ctypes
+import functools
 import sys
 from pathlib import Path
 
@@ -23,18 +23,13 @@ import c_library  # noqa: E402
 SOURCE = Path(__file__).resolve().parent / "memory_latency.c"
 SIZES_MB = (1, 4, 16)
 LINE = 64
-_library = None
 
 
+@functools.cache
 def library():
-    global _library
-    if _library is None:
-        lib = c_library.load(SOURCE)
-        lib.memory_chase_ns.restype = ctypes.c_double
-        lib.memory_chase_ns.argtypes = [ctypes.c_int64, ctypes.c_int64, ctypes.c_uint64,
-                                        ctypes.POINTER(ctypes.c_int64)]
-        _library = lib
-    return _library
+    return c_library.load(SOURCE, {"memory_chase_ns": (
+        ctypes.c_double, [ctypes.c_int64, ctypes.c_int64, ctypes.c_uint64,
+                          ctypes.POINTER(ctypes.c_int64)])})
 
 
 def chase(size_bytes, steps, seed=1):

@@ -72,11 +72,15 @@ if {replay!r}:
 CASCADE_ACCOUNTS = 200_000
 
 
+def child(name, per_call, replay, random_ids=False):
+    """The code of one child run on workload `name` (bench/line_counts.py runs it too)."""
+    return CHILD.format(here=str(HERE), name=name, per_call=per_call, replay=replay,
+                        random_ids=random_ids)
+
+
 def instructions(name, per_call, replay, random_ids=False):
     """(instructions, first-level data read misses) of one child run."""
-    code = CHILD.format(here=str(HERE), name=name, per_call=per_call, replay=replay,
-                        random_ids=random_ids)
-    return _count(code, misses=True)
+    return _count(child(name, per_call, replay, random_ids), misses=True)
 
 
 def flat_instructions(name, replay):
@@ -88,12 +92,18 @@ def cascade_instructions(replay):
                   misses=False)[0]
 
 
+def cachegrind(code, cache_sim, out_file="/dev/null"):
+    """Run `code` in a child Python under cachegrind (with its cache simulated or not, the
+    per-line counts written to `out_file`); return the summary it prints."""
+    env = dict(os.environ, PYTHONHASHSEED="0", OPENBLAS_NUM_THREADS="1")
+    return subprocess.run(["valgrind", "--tool=cachegrind", f"--cache-sim={'yes' if cache_sim else 'no'}",
+                           f"--cachegrind-out-file={out_file}", sys.executable, "-c", code],
+                          env=env, capture_output=True, text=True, check=True).stderr
+
+
 def _count(code, misses):
     """(instructions, first-level data read misses or None) of running `code`."""
-    env = dict(os.environ, PYTHONHASHSEED="0", OPENBLAS_NUM_THREADS="1")
-    out = subprocess.run(["valgrind", "--tool=cachegrind", f"--cache-sim={'yes' if misses else 'no'}",
-                          "--cachegrind-out-file=/dev/null", sys.executable, "-c", code],
-                         env=env, capture_output=True, text=True, check=True).stderr
+    out = cachegrind(code, cache_sim=misses)
     refs = int(re.search(r"I\s+refs:\s+([\d,]+)", out).group(1).replace(",", ""))
     if not misses:
         return refs, None
